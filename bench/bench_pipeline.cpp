@@ -1,6 +1,6 @@
-// The whole image pipeline (Pipeline::analyze: detect, crop, emotion + gender as one batch
-// each) on a 640x480 photo with 5 faces, 1 and 2 threads, both ISAs; then detection only
-// and the classifiers only (given the same faces). The photo is
+// The whole image pipeline (Pipeline::analyze: detect, crop, emotion + gender per face,
+// faces and models spread across threads) on a 640x480 photo with 5 faces, 1 and 2
+// threads, both ISAs; then detection only and the classifiers only (given the same faces). The photo is
 // tests/data/scenes/faceapi_sample5.jpg (640x466) scaled to cover 640x480 and
 // centre-cropped (bench/peers/scene.hpp); the `faces` counter reports what was found.
 // Models: the default ones compiled into the program (MIEN_EMBED_WEIGHTS_DIR), else
@@ -107,7 +107,8 @@ void BM_Pipeline_DetectOnly(benchmark::State& state) {
   report(state, faces);
 }
 
-// Emotion + gender on the faces analyze() found: crops, two batched model runs, labels.
+// Emotion + gender on the faces analyze() found: crops, one model run per face and model,
+// labels.
 void BM_Pipeline_ClassifyOnly(benchmark::State& state) {
   PipelineOptions opt;
   const Fixture* f = setup(state, opt);

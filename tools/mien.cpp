@@ -1,7 +1,5 @@
 // The mien command line. Exit status: 0 success, 1 failure (bad file, failed check, ...),
 // 2 usage error.
-#include <unistd.h>
-
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
@@ -32,14 +30,6 @@ constexpr const char* kUsage =
 }  // namespace
 
 int main(int argc, char** argv) {
-  // libgomp reads OMP_WAIT_POLICY when it is loaded, before main. Its default (spin, then
-  // sleep) made --threads 2 about 50x slower than 1 thread on our 2-vCPU VMs (pipeline
-  // 928 ms vs 19 ms; 11 ms with passive waiting). Unless the user chose a policy, run
-  // again once with passive waiting; if that fails, carry on with the default.
-  if (!std::getenv("OMP_WAIT_POLICY")) {
-    setenv("OMP_WAIT_POLICY", "passive", 1);
-    execv("/proc/self/exe", argv);
-  }
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty()) {
     std::fputs(kUsage, stderr);

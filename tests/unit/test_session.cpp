@@ -18,6 +18,10 @@ using namespace mien;
 namespace {
 std::atomic<long> g_allocations{0};
 }
+namespace mien::test {
+// For the other test files (test_parallel.cpp): operator new calls so far.
+long allocations() { return g_allocations.load(); }
+}  // namespace mien::test
 void* operator new(std::size_t n) {
   ++g_allocations;
   if (void* p = std::malloc(n ? n : 1)) return p;

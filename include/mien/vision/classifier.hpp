@@ -1,6 +1,11 @@
 // Face classifier (emotion, gender, ...): crops each face as the model's metadata says,
-// runs all faces of an image as one batch, and returns one probability vector per face in
-// the model's own label order (model.labels).
+// runs it through the model, and returns one probability vector per face in the model's
+// own label order (model.labels).
+//
+// Each face runs alone (batch 1, or 2 with its mirror image): with several threads, faces
+// are spread across threads, which beats splitting the small 64x64 layers of one batch,
+// and a face's scores never depend on the other faces or on the thread count. Batch 1 is
+// no slower per face than a batch of 5 (its activations stay in cache).
 //
 // Metadata: model.labels, input.* (model_input.hpp), crop.scale (side of the square crop
 // as a multiple of the detector box's longer side; default 1.0), crop.shift_y (vertical
@@ -8,9 +13,12 @@
 #pragma once
 
 #include <algorithm>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
+#include "mien/core/parallel.hpp"
 #include "mien/model/session_pool.hpp"
 #include "mien/vision/detection.hpp"
 #include "mien/vision/image.hpp"
@@ -61,28 +69,58 @@ class FaceClassifier {
   }
 
   // One probability vector per face. `flip` averages with the mirrored crop (test-time
-  // augmentation).
+  // augmentation). `threads`: faces in parallel when there are several, else inside layers.
   std::vector<Probabilities> classify(const Image& img, const std::vector<Detection>& faces,
                                       bool flip = false, int threads = 1) const {
-    std::vector<float> batch(faces.size() * per_face());
-    for (std::size_t i = 0; i < faces.size(); ++i) {
-      const Detection c = crop_box(faces[i]);
-      crop_resize_to_tensor(img, c.x, c.y, c.w, c.h, input_.width, input_.height, input_.color,
-                            input_.scale.data(), input_.offset.data(),
-                            batch.data() + i * per_face());
-    }
-    return run_batch(std::move(batch), faces.size(), flip, threads);
+    std::vector<Probabilities> result(faces.size(), Probabilities(labels_.size()));
+    for_each_task(int64_t(faces.size()), threads, [&](int64_t i) {
+      classify_face(img, faces[std::size_t(i)], flip, threads, result[std::size_t(i)].data());
+    });
+    return result;
   }
 
   // Images that are already face crops (the whole image is the face), e.g. FER-2013.
   std::vector<Probabilities> classify_crops(const std::vector<const Image*>& crops,
                                             bool flip = false, int threads = 1) const {
-    std::vector<float> batch(crops.size() * per_face());
-    for (std::size_t i = 0; i < crops.size(); ++i)
-      crop_resize_to_tensor(*crops[i], 0.f, 0.f, float(crops[i]->width), float(crops[i]->height),
-                            input_.width, input_.height, input_.color, input_.scale.data(),
-                            input_.offset.data(), batch.data() + i * per_face());
-    return run_batch(std::move(batch), crops.size(), flip, threads);
+    std::vector<Probabilities> result(crops.size(), Probabilities(labels_.size()));
+    for_each_task(int64_t(crops.size()), threads, [&](int64_t i) {
+      classify_crop(*crops[std::size_t(i)], flip, threads, result[std::size_t(i)].data());
+    });
+    return result;
+  }
+
+  // One face: writes labels().size() probabilities to `out`. Thread-safe; allocates
+  // nothing once this thread count has been used as often concurrently before.
+  void classify_face(const Image& img, const Detection& face, bool flip, int threads,
+                     float* out) const {
+    const Detection c = crop_box(face);
+    run_one(
+        [&](float* dst) {
+          crop_resize_to_tensor(img, c.x, c.y, c.w, c.h, input_.width, input_.height, input_.color,
+                                input_.scale.data(), input_.offset.data(), dst);
+        },
+        flip, threads, out);
+  }
+  void classify_crop(const Image& crop, bool flip, int threads, float* out) const {
+    run_one(
+        [&](float* dst) {
+          crop_resize_to_tensor(crop, 0.f, 0.f, float(crop.width), float(crop.height), input_.width,
+                                input_.height, input_.color, input_.scale.data(),
+                                input_.offset.data(), dst);
+        },
+        flip, threads, out);
+  }
+
+  // Runs task(i) for i in [0, tasks): across threads when there are enough tasks to keep
+  // them all busy (each task's layers then run on its own thread), else one task after
+  // the other with the threads inside the layers. Tasks are claimed in index order, so
+  // put the costly ones first.
+  template <typename Task>
+  static void for_each_task(int64_t tasks, int threads, Task&& task) {
+    const int across = tasks >= 2 * int64_t(threads) ? threads : 1;
+    parallel_for(tasks, across, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) task(i);
+    });
   }
 
   // Prepared NHWC input (n faces) -> probabilities.
@@ -120,7 +158,59 @@ class FaceClassifier {
     return std::size_t(input_.height) * input_.width * input_.channels();
   }
 
-  mutable SessionPool pool_;
+  // What one face needs: a Session planned for batch 1 (or 2 with the mirror) and its input.
+  struct Worker {
+    Worker(const Model& model, std::size_t floats) : session(model, 1), input(floats) {}
+    Session session;
+    std::vector<float> input;
+  };
+
+  // fill(dst) writes the face's input tensor; runs it (and its mirror when `flip`).
+  template <typename Fill>
+  void run_one(Fill&& fill, bool flip, int threads, float* out) const {
+    std::unique_ptr<Worker> w = lease();
+    struct Return {
+      const FaceClassifier* self;
+      std::unique_ptr<Worker>& w;
+      ~Return() { self->give_back(std::move(w)); }
+    } give_back_on_exit{this, w};
+    const int h = input_.height, wd = input_.width, c = input_.channels();
+    float* face = w->input.data();
+    fill(face);
+    if (flip) {
+      float* mirror = face + per_face();
+      for (int y = 0; y < h; ++y)
+        for (int x = 0; x < wd; ++x)
+          std::copy_n(face + (std::size_t(y) * wd + x) * c, c,
+                      mirror + (std::size_t(y) * wd + (wd - 1 - x)) * c);
+    }
+    w->session.set_threads(threads);
+    const ConstTensorView y = w->session.run(ConstTensorView(Shape(flip ? 2 : 1, h, wd, c), face));
+    const std::size_t k = labels_.size();
+    for (std::size_t j = 0; j < k; ++j)
+      out[j] = flip ? 0.5f * (y.data[j] + y.data[k + j]) : y.data[j];
+  }
+
+  std::unique_ptr<Worker> lease() const {
+    {
+      std::lock_guard<std::mutex> lock(workers_mutex_);
+      if (!workers_.empty()) {
+        std::unique_ptr<Worker> w = std::move(workers_.back());
+        workers_.pop_back();
+        return w;
+      }
+    }
+    return std::make_unique<Worker>(pool_.model(), 2 * per_face());
+  }
+  void give_back(std::unique_ptr<Worker> w) const {
+    if (!w) return;
+    std::lock_guard<std::mutex> lock(workers_mutex_);
+    workers_.push_back(std::move(w));
+  }
+
+  mutable SessionPool pool_;  // for run_batch
+  mutable std::mutex workers_mutex_;
+  mutable std::vector<std::unique_ptr<Worker>> workers_;  // idle per-face workers
   InputSpec input_;
   std::vector<std::string> labels_;
   std::string task_;

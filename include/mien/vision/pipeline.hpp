@@ -1,7 +1,9 @@
 // The face-emotion pipeline: detect every face, crop it as each classifier expects, and
 // classify emotion (one model, or an ensemble averaged in the FER label order) and gender.
-// All faces of an image go through each classifier as one batch. Thread-safe: one
-// Pipeline can serve many threads (each call leases its own Sessions).
+// Detection parallelises inside its layers (one large input); classification spreads the
+// faces and models across threads (small inputs, many of them), with results independent
+// of the thread count. Thread-safe: one Pipeline can serve many threads (each call leases
+// its own Sessions).
 //
 //   mien::Pipeline pipeline = mien::Pipeline::with_default_models();
 //   for (const auto& face : pipeline.analyze(mien::load_image("photo.jpg")))
@@ -101,34 +103,41 @@ class Pipeline {
     return classify(img, std::move(faces), opt);
   }
 
-  // Classify given face boxes (skips detection).
+  // Classify given face boxes (skips detection). With threads > 1, the (face, model) pairs
+  // are spread across threads (models.emotion and gender run concurrently); each pair runs
+  // alone, so the results are bit-identical for every thread count.
   std::vector<FaceResult> classify(const Image& img, std::vector<Detection> faces,
                                    const PipelineOptions& opt = {}) const {
     std::vector<FaceResult> results(faces.size());
     if (faces.empty()) return results;
-    const std::vector<Probabilities> emotions = emotion_scores([&](const FaceClassifier& c) {
-      return c.classify(img, faces, opt.flip_tta, opt.detect.threads);
-    });
+    const bool gender = gender_ && opt.gender;
+    const std::vector<Probabilities> emotions =
+        scores(faces.size(), gender, opt.detect.threads,
+               [&](const FaceClassifier& c, std::size_t i, float* out) {
+                 c.classify_face(img, faces[i], opt.flip_tta, opt.detect.threads, out);
+               });
     for (std::size_t i = 0; i < faces.size(); ++i) {
-      results[i].emotion_scores = emotions[i];
-      results[i].emotion = argmax(emotions[i]);
-    }
-    if (gender_ && opt.gender) {
-      const auto g = gender_->classify(img, faces, opt.flip_tta, opt.detect.threads);
-      for (std::size_t i = 0; i < faces.size(); ++i) {
-        results[i].gender = argmax(g[i]);
-        results[i].gender_score = g[i][std::size_t(results[i].gender)];
+      results[i].emotion_scores.assign(
+          emotions[i].begin(), emotions[i].begin() + std::ptrdiff_t(emotion_labels_.size()));
+      results[i].emotion = argmax(results[i].emotion_scores);
+      if (gender) {
+        const Probabilities g(emotions[i].begin() + std::ptrdiff_t(emotion_labels_.size()),
+                              emotions[i].end());
+        results[i].gender = argmax(g);
+        results[i].gender_score = g[std::size_t(results[i].gender)];
       }
+      results[i].face = std::move(faces[i]);
     }
-    for (std::size_t i = 0; i < faces.size(); ++i) results[i].face = std::move(faces[i]);
     return results;
   }
 
   // Emotion of images that are already face crops (datasets such as FER-2013).
   std::vector<Probabilities> classify_crops(const std::vector<const Image*>& crops,
                                             bool flip_tta = false, int threads = 1) const {
-    return emotion_scores(
-        [&](const FaceClassifier& c) { return c.classify_crops(crops, flip_tta, threads); });
+    return scores(crops.size(), false, threads,
+                  [&](const FaceClassifier& c, std::size_t i, float* out) {
+                    c.classify_crop(*crops[i], flip_tta, threads, out);
+                  });
   }
 
  private:
@@ -137,18 +146,38 @@ class Pipeline {
     std::vector<int> to_pipeline;  // model label index -> pipeline label index
   };
 
-  // Runs every emotion model through `run` and averages in the pipeline's label order.
+  // Runs every emotion model (and the gender model when `gender`) on n faces through
+  // run(classifier, face, out), as n x models tasks spread over `threads`. Returns per
+  // face the emotion models' average in the pipeline's label order, followed by the gender
+  // probabilities when `gender`.
   template <typename Run>
-  std::vector<Probabilities> emotion_scores(Run&& run) const {
-    std::vector<Probabilities> avg;
-    for (const EmotionModel& m : emotion_) {
-      const std::vector<Probabilities> p = run(*m.classifier);
-      if (avg.empty()) avg.assign(p.size(), Probabilities(emotion_labels_.size(), 0.f));
-      for (std::size_t i = 0; i < p.size(); ++i)
-        for (std::size_t j = 0; j < p[i].size(); ++j)
-          avg[i][std::size_t(m.to_pipeline[j])] += p[i][j] / float(emotion_.size());
+  std::vector<Probabilities> scores(std::size_t n, bool gender, int threads, Run&& run) const {
+    // Per model, n rows of its label count; emotion models first, the costliest tasks.
+    std::vector<const FaceClassifier*> models;
+    std::vector<std::size_t> offset{0};
+    for (const EmotionModel& m : emotion_) models.push_back(m.classifier.get());
+    if (gender) models.push_back(gender_.get());
+    for (const FaceClassifier* c : models) offset.push_back(offset.back() + n * c->labels().size());
+    std::vector<float> raw(offset.back());
+    FaceClassifier::for_each_task(int64_t(n * models.size()), threads, [&](int64_t t) {
+      const std::size_t m = std::size_t(t) / n, i = std::size_t(t) % n;
+      run(*models[m], i, raw.data() + offset[m] + i * models[m]->labels().size());
+    });
+    const std::size_t labels = emotion_labels_.size();
+    std::vector<Probabilities> out(n, Probabilities(labels + (gender ? gender_labels_.size() : 0)));
+    for (std::size_t m = 0; m < emotion_.size(); ++m) {
+      const std::size_t k = models[m]->labels().size();
+      for (std::size_t i = 0; i < n; ++i)
+        for (std::size_t j = 0; j < k; ++j)
+          out[i][std::size_t(emotion_[m].to_pipeline[j])] +=
+              raw[offset[m] + i * k + j] / float(emotion_.size());
     }
-    return avg;
+    if (gender) {
+      const std::size_t m = emotion_.size(), k = gender_labels_.size();
+      for (std::size_t i = 0; i < n; ++i)
+        std::copy_n(raw.data() + offset[m] + i * k, k, out[i].data() + labels);
+    }
+    return out;
   }
 
   std::shared_ptr<FaceDetector> detector_;

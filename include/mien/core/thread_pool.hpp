@@ -1,0 +1,288 @@
+// ThreadPool: mien's own fork/join pool for parallel_for (core/parallel.hpp).
+//
+// Why not OpenMP: libgomp's default wait policy made 2 threads ~50x slower than 1 on small
+// shared VMs, the policy can only be set before the program starts, and its static
+// one-chunk-per-thread split with a full join made a layer wait for any thread the OS had
+// preempted (2-thread latency collapsed up to 300x with another process on one core).
+//
+// How it works:
+// - Workers are created once and live for the process (global()), or for a pool object.
+// - A job is a function pointer + context (no std::function, nothing allocated per job).
+// - The range is cut into more contiguous chunks than threads; every participant, the
+//   calling thread included, claims chunks from one atomic word until none are left. A
+//   worker that is preempted, or wakes late, only delays the chunk it holds: the others
+//   take the rest, and the caller waits for chunks, never for a worker to show up.
+// - The claim word packs the job's generation with the chunks left, so a worker that
+//   wakes after its job is over cannot claim a chunk of a later job by mistake, and it
+//   reads the job's fields only after a successful claim (the job cannot end before that
+//   chunk is done).
+// - Idle workers spin briefly (the next layer's job usually follows within microseconds),
+//   then block on a condition variable, so an idle pool costs no CPU.
+// - Calls from inside a job (a worker, or a caller while its job runs) run serially
+//   inline, as do calls made while another thread is using the pool: parallelism is
+//   taken once, at the outermost level, and never oversubscribes the pool.
+// - An exception thrown by the body is caught, the job's remaining chunks are skipped,
+//   and the first exception is rethrown on the calling thread.
+#pragma once
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#if defined(__linux__)
+#include <sched.h>
+#endif
+
+namespace mien {
+
+// CPUs this process may run on (its affinity mask, so `taskset -c 0` gives 1), at least 1.
+inline int hardware_threads() {
+#if defined(__linux__) && defined(CPU_COUNT)
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+    const int n = CPU_COUNT(&set);
+    if (n > 0) return n;
+  }
+#endif
+  const unsigned n = std::thread::hardware_concurrency();
+  return n > 0 ? int(n) : 1;
+}
+
+namespace detail {
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
+// True on pool workers, and on a caller while its job runs: parallel_for runs inline there.
+inline bool& in_parallel_region() {
+  thread_local bool inside = false;
+  return inside;
+}
+
+}  // namespace detail
+
+class ThreadPool {
+ public:
+  using ChunkFn = void (*)(void* context, int64_t begin, int64_t end);
+
+  // Chunks per participating thread: enough that a preempted thread leaves work for the
+  // others, few enough that claiming stays negligible next to a chunk.
+  static constexpr int kChunksPerThread = 4;
+  static constexpr int kMaxThreads = 256;
+
+  // A pool with `workers` threads besides the callers (0 = every job runs on its caller).
+  explicit ThreadPool(int workers) {
+    workers = std::max(0, std::min(workers, kMaxThreads - 1));
+    threads_.reserve(std::size_t(workers));
+    for (int i = 0; i < workers; ++i) threads_.emplace_back([this, i] { worker_main(i); });
+  }
+  ~ThreadPool() {
+    {
+      std::lock_guard<std::mutex> lock(wake_mutex_);
+      stop_.store(true);
+    }
+    wake_cv_.notify_all();
+    for (std::thread& t : threads_) t.join();
+  }
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+
+  // The process-wide pool: hardware_threads() - 1 workers, started on first use. It is
+  // never destroyed, so parallel_for keeps working during static destruction and exit
+  // does not wait for workers (they are blocked in a wait by then).
+  static ThreadPool& global() {
+    static ThreadPool* const pool = new ThreadPool(hardware_threads() - 1);
+    return *pool;
+  }
+
+  int workers() const { return int(threads_.size()); }
+
+  // Calls fn(context, begin, end) on contiguous chunks that cover [0, count) exactly once,
+  // each of at least `grain` items (except when count is smaller), using the calling
+  // thread and up to threads - 1 workers. Returns when every chunk is done and rethrows the
+  // first exception fn threw. Serial (one call over the whole range, on this thread) when
+  // threads <= 1, when there is a single chunk, inside a job, or when another thread's job
+  // holds the pool.
+  void run(int64_t count, int threads, int64_t grain, ChunkFn fn, void* context) {
+    if (count <= 0) return;
+    const int64_t participants =
+        std::min<int64_t>({int64_t(threads), int64_t(workers()) + 1, count});
+    int64_t chunks =
+        std::min<int64_t>(count / std::max<int64_t>(grain, 1), participants * kChunksPerThread);
+    if (participants <= 1 || chunks <= 1 || detail::in_parallel_region()) {
+      fn(context, 0, count);
+      return;
+    }
+    std::unique_lock<std::mutex> job(job_mutex_, std::try_to_lock);
+    if (!job.owns_lock()) {
+      fn(context, 0, count);
+      return;
+    }
+    chunks = std::min<int64_t>(chunks, kRemainingMask);
+    struct RegionGuard {
+      RegionGuard() { detail::in_parallel_region() = true; }
+      ~RegionGuard() { detail::in_parallel_region() = false; }
+    } region;
+
+    fn_ = fn;
+    context_ = context;
+    count_ = count;
+    chunks_ = chunks;
+    failed_.store(false, std::memory_order_relaxed);
+    done_.store(0, std::memory_order_relaxed);
+    generation_ = (generation_ + 1) & kGenerationMask;
+    const uint64_t gen = generation_;
+    // Publish (seq_cst, paired with the workers' sleepers_ increment: either a worker sees
+    // the new job before it sleeps, or we see it asleep and wake it).
+    work_.store(gen << kGenerationShift | uint64_t(participants - 1) << kHelpersShift |
+                uint64_t(chunks));
+    if (sleepers_.load() > 0) {
+      { std::lock_guard<std::mutex> lock(wake_mutex_); }
+      wake_cv_.notify_all();
+    }
+
+    work_on(gen);
+    wait_done(chunks);
+    if (failed_.load(std::memory_order_relaxed)) {
+      std::exception_ptr e;
+      {
+        std::lock_guard<std::mutex> lock(error_mutex_);
+        e.swap(error_);
+      }
+      if (e) std::rethrow_exception(e);
+    }
+  }
+
+ private:
+  // work_ = generation (40 bits) | helpers wanted (8 bits) | chunks left to claim (16 bits).
+  // The generation makes a stale compare-exchange fail; it would take 2^40 jobs while one
+  // thread sat between its load and its compare-exchange to fool it.
+  static constexpr int kGenerationShift = 24;
+  static constexpr int kHelpersShift = 16;
+  static constexpr uint64_t kGenerationMask = (uint64_t(1) << 40) - 1;
+  static constexpr uint64_t kHelpersMask = 0xff;
+  static constexpr int64_t kRemainingMask = 0xffff;
+  static uint64_t generation_of(uint64_t w) { return w >> kGenerationShift; }
+  static int helpers_of(uint64_t w) { return int((w >> kHelpersShift) & kHelpersMask); }
+  static int64_t remaining_of(uint64_t w) { return int64_t(w & uint64_t(kRemainingMask)); }
+
+  // Spin counts before blocking: ~tens of microseconds of pause, then a few yields (which
+  // let a preempted thread of ours run when the machine is oversubscribed).
+  static constexpr int kSpinPauses = 2000;
+  static constexpr int kSpinYields = 8;
+
+  // Claims and runs chunks of job `gen` until none are left.
+  void work_on(uint64_t gen) {
+    for (;;) {
+      uint64_t w = work_.load(std::memory_order_acquire);
+      do {
+        if (generation_of(w) != gen || remaining_of(w) == 0) return;
+      } while (!work_.compare_exchange_weak(w, w - 1, std::memory_order_acq_rel,
+                                            std::memory_order_acquire));
+      // The claim succeeded, so job `gen` cannot finish before this chunk: its fields are
+      // stable until done_ counts it.
+      const int64_t chunks = chunks_, index = chunks - remaining_of(w);
+      if (!failed_.load(std::memory_order_relaxed)) {
+        const int64_t q = count_ / chunks, r = count_ % chunks;
+        const int64_t begin = index * q + std::min(index, r);
+        const int64_t end = begin + q + (index < r ? 1 : 0);
+        try {
+          fn_(context_, begin, end);
+        } catch (...) {
+          std::lock_guard<std::mutex> lock(error_mutex_);
+          if (!error_) error_ = std::current_exception();
+          failed_.store(true, std::memory_order_relaxed);
+        }
+      }
+      // Last use of the job's fields is above: after this increment the job may be over.
+      if (done_.fetch_add(1) + 1 == chunks && caller_waiting_.load()) {
+        { std::lock_guard<std::mutex> lock(done_mutex_); }
+        done_cv_.notify_one();
+      }
+    }
+  }
+
+  void wait_done(int64_t chunks) {
+    for (int i = 0; i < kSpinPauses; ++i) {
+      if (done_.load(std::memory_order_acquire) == chunks) return;
+      detail::cpu_relax();
+    }
+    for (int i = 0; i < kSpinYields; ++i) {
+      if (done_.load(std::memory_order_acquire) == chunks) return;
+      std::this_thread::yield();
+    }
+    std::unique_lock<std::mutex> lock(done_mutex_);
+    caller_waiting_.store(true);
+    done_cv_.wait(lock, [&] { return done_.load() == chunks; });
+    caller_waiting_.store(false, std::memory_order_relaxed);
+  }
+
+  void worker_main(int id) {
+    detail::in_parallel_region() = true;
+    uint64_t seen = 0;
+    for (;;) {
+      const uint64_t w = wait_for_job(seen);
+      if (stop_.load(std::memory_order_relaxed)) return;
+      seen = generation_of(w);
+      if (id < helpers_of(w)) work_on(seen);
+    }
+  }
+
+  // Returns the claim word once its generation differs from `seen` (or the pool stops).
+  uint64_t wait_for_job(uint64_t seen) {
+    for (int i = 0; i < kSpinPauses + kSpinYields; ++i) {
+      const uint64_t w = work_.load(std::memory_order_acquire);
+      if (generation_of(w) != seen || stop_.load(std::memory_order_relaxed)) return w;
+      if (i < kSpinPauses)
+        detail::cpu_relax();
+      else
+        std::this_thread::yield();
+    }
+    std::unique_lock<std::mutex> lock(wake_mutex_);
+    sleepers_.fetch_add(1);
+    uint64_t w = 0;
+    wake_cv_.wait(lock, [&] {
+      w = work_.load();
+      return generation_of(w) != seen || stop_.load();
+    });
+    sleepers_.fetch_sub(1);
+    return w;
+  }
+
+  std::vector<std::thread> threads_;
+  std::mutex job_mutex_;  // held by the caller whose job is running
+
+  // The current job; written by its caller before work_ publishes it.
+  ChunkFn fn_ = nullptr;
+  void* context_ = nullptr;
+  int64_t count_ = 0, chunks_ = 0;
+  uint64_t generation_ = 0;
+
+  std::atomic<uint64_t> work_{0};
+  std::atomic<int64_t> done_{0};
+  std::atomic<bool> failed_{false};
+  std::mutex error_mutex_;
+  std::exception_ptr error_;
+
+  std::atomic<bool> stop_{false};
+  std::atomic<int> sleepers_{0};
+  std::mutex wake_mutex_;
+  std::condition_variable wake_cv_;
+  std::atomic<bool> caller_waiting_{false};
+  std::mutex done_mutex_;
+  std::condition_variable done_cv_;
+};
+
+}  // namespace mien
