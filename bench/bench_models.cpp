@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_util.hpp"
 #include "mien/mien.hpp"
 
 #ifndef MIEN_SOURCE_DIR
@@ -34,7 +35,9 @@ const Model& bench_model(const std::string& name, Isa isa) {
     ModelOptions o;
     o.force_isa = true;
     o.isa = isa;
-    it = cache.emplace(key, Model::load(std::string(MIEN_SOURCE_DIR) + "/weights/" + name + ".mien", o))
+    it = cache
+             .emplace(key,
+                      Model::load(std::string(MIEN_SOURCE_DIR) + "/weights/" + name + ".mien", o))
              .first;
   }
   return it->second;
@@ -65,12 +68,12 @@ Tensor batch_input(const Model& model, int batch) {
   return t;
 }
 
-// Args: {batch, threads, avx2}
+// Args: {batch, threads, isa (0 scalar, 1 avx2, 2 avx512)}
 void BM_Model(benchmark::State& state, const char* name) {
   const int batch = int(state.range(0)), threads = int(state.range(1));
-  const Isa isa = state.range(2) ? Isa::Avx2 : Isa::Scalar;
-  if (isa == Isa::Avx2 && !cpu_has_avx2()) {
-    state.SkipWithError("no AVX2/FMA on this CPU");
+  const Isa isa = bench::isa_of(state.range(2));
+  if (!cpu_supports(isa)) {
+    state.SkipWithError((std::string("no ") + isa_name(isa) + " on this CPU").c_str());
     return;
   }
   const Model& model = bench_model(name, isa);
@@ -93,8 +96,8 @@ void BM_Model(benchmark::State& state, const char* name) {
 }
 
 void model_args(benchmark::internal::Benchmark* b) {
-  b->ArgNames({"batch", "threads", "avx2"});
-  b->ArgsProduct({{1, 8}, {1, 2}, {0, 1}});
+  b->ArgNames({"batch", "threads", "isa"});
+  b->ArgsProduct({{1, 8}, {1, 2}, bench::isa_args()});
   b->UseRealTime();
   b->Unit(benchmark::kMillisecond);
 }

@@ -1,6 +1,6 @@
 // Small-op throughput: add, softmax, squeeze-excite, concat (and bilinear resize, channel
-// affine). Args: ISA (0 scalar, 1 avx2), threads. These ops are memory-bound, so the counter
-// is GB/s of input + output bytes; compare it with the machine's L2/DRAM bandwidth.
+// affine). Args: ISA (0 scalar, 1 avx2, 2 avx512), threads. These ops are memory-bound, so the
+// counter is GB/s of input + output bytes; compare it with the machine's L2/DRAM bandwidth.
 #include <benchmark/benchmark.h>
 
 #include <random>
@@ -26,6 +26,23 @@ void BM_Small_Add_32x32x128_relu(benchmark::State& state) {
   const Tensor a = bench::random_tensor(Shape(1, 32, 32, 128), 1);
   const Tensor b = bench::random_tensor(Shape(1, 32, 32, 128), 2);
   bench::run_op_loop(state, Add(Activation::relu(), isa), {&a, &b});
+}
+
+// The residual adds of the shipped models (blazeface 128x128x24 relu, face_expression
+// 56x56x32): what model/optimize.hpp fuses into the preceding 1x1 conv.
+void BM_Small_Add_128x128x24_relu(benchmark::State& state) {
+  Isa isa;
+  if (!bench::pick_isa(state, isa)) return;
+  const Tensor a = bench::random_tensor(Shape(1, 128, 128, 24), 1);
+  const Tensor b = bench::random_tensor(Shape(1, 128, 128, 24), 2);
+  bench::run_op_loop(state, Add(Activation::relu(), isa), {&a, &b});
+}
+void BM_Small_Add_56x56x32(benchmark::State& state) {
+  Isa isa;
+  if (!bench::pick_isa(state, isa)) return;
+  const Tensor a = bench::random_tensor(Shape(1, 56, 56, 32), 1);
+  const Tensor b = bench::random_tensor(Shape(1, 56, 56, 32), 2);
+  bench::run_op_loop(state, Add(Activation::none(), isa), {&a, &b});
 }
 
 void BM_Small_AddBroadcast_32x32x128(benchmark::State& state) {
@@ -107,12 +124,14 @@ void BM_Small_ResizeBilinear_16x16x64_to_32x32(benchmark::State& state) {
 
 void small_args(benchmark::internal::Benchmark* b) {
   b->ArgNames({"isa", "threads"});
-  for (int isa : {0, 1}) b->Args({isa, 1});
+  for (int64_t isa : bench::isa_args()) b->Args({isa, 1});
 }
 
 }  // namespace
 
 BENCHMARK(BM_Small_Add_32x32x128_relu)->Apply(small_args);
+BENCHMARK(BM_Small_Add_128x128x24_relu)->Apply(small_args);
+BENCHMARK(BM_Small_Add_56x56x32)->Apply(small_args);
 BENCHMARK(BM_Small_AddBroadcast_32x32x128)->Apply(small_args);
 BENCHMARK(BM_Small_BatchNorm_112x112x3)->Apply(small_args);
 BENCHMARK(BM_Small_Softmax_896x1x2)->Apply(small_args);

@@ -1,6 +1,6 @@
 // Shared by the op benchmarks: seeded random data, the ISA/thread arguments
-// (range(0) = AVX2 on/off, range(1) = threads), and a timing loop that runs one op as a
-// Session would (scratch from the op's own request) and reports GB/s moved.
+// (range(0) = ISA: 0 scalar, 1 avx2, 2 avx512; range(1) = threads), and a timing loop that
+// runs one op as a Session would (scratch from the op's own request) and reports GB/s moved.
 #pragma once
 
 #include <benchmark/benchmark.h>
@@ -26,15 +26,31 @@ inline Tensor random_tensor(Shape s, unsigned seed) {
   return Tensor(s, v.data());
 }
 
-// Reads the ISA argument; skips the benchmark when the CPU lacks AVX2.
-inline bool pick_isa(benchmark::State& state, Isa& isa) {
-  isa = state.range(0) ? Isa::Avx2 : Isa::Scalar;
-  if (isa == Isa::Avx2 && !cpu_has_avx2()) {
-    state.SkipWithError("no AVX2/FMA on this CPU");
+// The ISA argument values: 0 scalar, 1 avx2, 2 avx512.
+inline Isa isa_of(int64_t arg) {
+  return arg >= 2 ? Isa::Avx512 : arg == 1 ? Isa::Avx2 : Isa::Scalar;
+}
+inline const std::vector<int64_t>& isa_args() {
+  static const std::vector<int64_t> args{0, 1, 2};
+  return args;
+}
+
+// Reads the ISA argument (range(arg)); skips the benchmark when the CPU lacks the ISA.
+inline bool pick_isa(benchmark::State& state, Isa& isa, int arg = 0) {
+  isa = isa_of(state.range(arg));
+  if (!cpu_supports(isa)) {
+    state.SkipWithError((std::string("no ") + isa_name(isa) + " on this CPU").c_str());
     return false;
   }
   state.SetLabel(std::string(isa_name(isa)) + " t" + std::to_string(state.range(1)));
   return true;
+}
+
+// {isa, threads} for every ISA at 1 and 2 threads.
+inline void isa_threads(benchmark::internal::Benchmark* b) {
+  b->ArgNames({"isa", "threads"});
+  b->ArgsProduct({isa_args(), {1, 2}});
+  b->UseRealTime();
 }
 
 inline void run_op_loop(benchmark::State& state, const Op& op,

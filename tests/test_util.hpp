@@ -15,10 +15,11 @@
 
 namespace mien::test {
 
-// Every ISA this CPU can run (scalar always), so a kernel test covers both paths.
+// Every ISA this CPU can run (scalar always), so a kernel test covers every path.
 inline std::vector<Isa> isas() {
   std::vector<Isa> v{Isa::Scalar};
   if (cpu_has_avx2()) v.push_back(Isa::Avx2);
+  if (cpu_has_avx512()) v.push_back(Isa::Avx512);
   return v;
 }
 

@@ -5,7 +5,7 @@ Driven by bench/peers/compare.sh (which builds mien_time and finds node); run th
 
     compare.py --mien-time PATH [--models blazeface,emotion,gender,face_expression]
                [--batches 1,8] [--threads 1,2] [--rounds 3] [--seconds 0.5]
-               [--io nchw|nhwc] [--isa auto|scalar|avx2] [--no-pipeline] [--no-opencv]
+               [--io nchw|nhwc] [--isa auto|scalar|avx2|avx512] [--no-pipeline] [--no-opencv]
                [--workdir DIR] [--markdown FILE]
 
 For every shipped model (weights/<name>.mien):
@@ -153,7 +153,7 @@ def main():
     ap.add_argument("--seconds", type=float, default=0.5)
     ap.add_argument("--min-iters", type=int, default=10)
     ap.add_argument("--io", choices=["nchw", "nhwc"], default="nchw")
-    ap.add_argument("--isa", choices=["auto", "scalar", "avx2"], default="auto")
+    ap.add_argument("--isa", choices=["auto", "scalar", "avx2", "avx512"], default="auto")
     ap.add_argument("--no-pipeline", action="store_true")
     ap.add_argument("--no-opencv", action="store_true")
     ap.add_argument("--workdir", default="")

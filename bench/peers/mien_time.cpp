@@ -1,6 +1,6 @@
 // mien_time: mien's side of bench/peers/compare.sh, and a per-layer profiler.
 //
-//   mien_time MODEL.mien INPUT.npy [--threads N] [--isa auto|scalar|avx2] [--batch N]
+//   mien_time MODEL.mien INPUT.npy [--threads N] [--isa auto|scalar|avx2|avx512] [--batch N]
 //             [--seconds S] [--min-iters N] [--out PREFIX] [--profile [--top K]]
 //   mien_time --pipeline [IMAGE] [--threads N] [--isa ...] [--seconds S] [--out PREFIX]
 //
@@ -8,10 +8,9 @@
 // --batch N repeats its images cyclically to N), plans a Session once, then runs it until
 // both --seconds (default 1) and --min-iters (default 10) are reached, after 3 warm-up
 // runs. It prints a human line and a machine line `RESULT {json}` with the median and
-// minimum (and mean) wall-clock milliseconds per run, the median process CPU time per run (robust to
-// other load at 1 thread; includes spinning at 2), MACs and GFLOP/s (2 flops per MAC at
-// the median). --out
-// writes the outputs of the first run as PREFIX.<k>.npy (graph output order, NHWC).
+// minimum (and mean) wall-clock milliseconds per run, the median process CPU time per run (robust
+// to other load at 1 thread; includes spinning at 2), MACs and GFLOP/s (2 flops per MAC at the
+// median). --out writes the outputs of the first run as PREFIX.<k>.npy (graph output order, NHWC).
 // --profile prints the per-layer table of include/mien/model/profile.hpp instead.
 //
 // Pipeline mode times Pipeline::analyze on IMAGE (default: the 640x480 benchmark scene of
@@ -24,9 +23,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <fstream>
 #include <functional>
-#include <ctime>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -46,12 +45,13 @@ using namespace mien;
 
 [[noreturn]] void usage(const std::string& msg = "") {
   if (!msg.empty()) std::fprintf(stderr, "mien_time: %s\n", msg.c_str());
-  std::fprintf(stderr,
-               "usage: mien_time MODEL.mien INPUT.npy [--threads N] [--isa auto|scalar|avx2]\n"
-               "                 [--batch N] [--seconds S] [--min-iters N] [--out PREFIX]\n"
-               "                 [--profile [--top K]]\n"
-               "       mien_time --pipeline [IMAGE] [--threads N] [--isa ...] [--seconds S]\n"
-               "                 [--weights DIR] [--out PREFIX]\n");
+  std::fprintf(
+      stderr,
+      "usage: mien_time MODEL.mien INPUT.npy [--threads N] [--isa auto|scalar|avx2|avx512]\n"
+      "                 [--batch N] [--seconds S] [--min-iters N] [--out PREFIX]\n"
+      "                 [--profile [--top K]]\n"
+      "       mien_time --pipeline [IMAGE] [--threads N] [--isa ...] [--seconds S]\n"
+      "                 [--weights DIR] [--out PREFIX]\n");
   std::exit(2);
 }
 
@@ -133,7 +133,7 @@ void write_npy(const std::string& path, const ConstTensorView& v) {
 
 struct Timing {
   double median_ms = 0, min_ms = 0, mean_ms = 0;  // wall clock per run
-  double cpu_ms = 0;                 // median process CPU time per run (all threads)
+  double cpu_ms = 0;                              // median process CPU time per run (all threads)
   int iters = 0;
 };
 
@@ -181,11 +181,12 @@ struct Args {
 
 ModelOptions model_options(const std::string& isa) {
   ModelOptions o;
-  if (isa == "scalar" || isa == "avx2") {
+  if (isa == "scalar" || isa == "avx2" || isa == "avx512") {
     o.force_isa = true;
-    o.isa = isa == "avx2" ? Isa::Avx2 : Isa::Scalar;
+    o.isa = isa == "avx512" ? Isa::Avx512 : isa == "avx2" ? Isa::Avx2 : Isa::Scalar;
+    if (!cpu_supports(o.isa)) usage("--isa " + isa + ": this CPU lacks it");
   } else if (isa != "auto") {
-    usage("--isa must be auto, scalar or avx2");
+    usage("--isa must be auto, scalar, avx2 or avx512");
   }
   return o;
 }
@@ -227,16 +228,18 @@ int run_model(const Args& a) {
       write_npy(a.out + "." + std::to_string(k) + ".npy", outs[k]);
   const Timing t = time_it([&] { session.run(inputs); }, a.timing);
   const double gflops = 2.0 * double(macs) / (t.median_ms * 1e6);
-  std::printf("%s  input %s  isa %s  threads %d: median %.4f ms  min %.4f ms  cpu %.4f ms  "
-              "(%d runs)  %.1f MMAC  %.2f GFLOP/s\n",
-              a.positional[0].c_str(), input.shape().str().c_str(), isa_name(model.isa()),
-              a.threads, t.median_ms, t.min_ms, t.cpu_ms, t.iters, double(macs) / 1e6, gflops);
-  std::printf("RESULT {\"runtime\":\"mien\",\"model\":\"%s\",\"input\":%s,\"isa\":\"%s\","
-              "\"threads\":%d,\"median_ms\":%.6f,\"min_ms\":%.6f,\"mean_ms\":%.6f,\"cpu_ms\":%.6f,"
-              "\"iters\":%d,\"macs\":%lld,\"gflops\":%.4f,\"outputs\":%zu}\n",
-              a.positional[0].c_str(), shape_json(input.shape()).c_str(), isa_name(model.isa()),
-              a.threads, t.median_ms, t.min_ms, t.mean_ms, t.cpu_ms, t.iters, static_cast<long long>(macs),
-              gflops, outs.size());
+  std::printf(
+      "%s  input %s  isa %s  threads %d: median %.4f ms  min %.4f ms  cpu %.4f ms  "
+      "(%d runs)  %.1f MMAC  %.2f GFLOP/s\n",
+      a.positional[0].c_str(), input.shape().str().c_str(), isa_name(model.isa()), a.threads,
+      t.median_ms, t.min_ms, t.cpu_ms, t.iters, double(macs) / 1e6, gflops);
+  std::printf(
+      "RESULT {\"runtime\":\"mien\",\"model\":\"%s\",\"input\":%s,\"isa\":\"%s\","
+      "\"threads\":%d,\"median_ms\":%.6f,\"min_ms\":%.6f,\"mean_ms\":%.6f,\"cpu_ms\":%.6f,"
+      "\"iters\":%d,\"macs\":%lld,\"gflops\":%.4f,\"outputs\":%zu}\n",
+      a.positional[0].c_str(), shape_json(input.shape()).c_str(), isa_name(model.isa()), a.threads,
+      t.median_ms, t.min_ms, t.mean_ms, t.cpu_ms, t.iters, static_cast<long long>(macs), gflops,
+      outs.size());
   return 0;
 }
 
@@ -247,7 +250,8 @@ PipelineModels load_models(const Args& a) {
     const EmbeddedModel e = embedded_model(name);
     if (a.weights.empty() && e.available())
       return Model::from_memory(e.data, e.size, std::string("<built-in ") + name + ">", mo);
-    const std::string dir = a.weights.empty() ? std::string(MIEN_SOURCE_DIR) + "/weights" : a.weights;
+    const std::string dir =
+        a.weights.empty() ? std::string(MIEN_SOURCE_DIR) + "/weights" : a.weights;
     return Model::load(dir + "/" + name + ".mien", mo);
   };
   m.detector = load("blazeface");
@@ -285,8 +289,8 @@ int run_pipeline(const Args& a) {
     const int64_t per = int64_t(ci.height) * ci.width * ci.channels();
     for (std::size_t i = 0; i < faces.size(); ++i) {
       const Detection b = c.crop_box(faces[i]);
-      crop_resize_to_tensor(img, b.x, b.y, b.w, b.h, ci.width, ci.height, ci.color,
-                            ci.scale.data(), ci.offset.data(), t.data() + int64_t(i) * per);
+      crop_resize_to_tensor(img, b.x, b.y, b.w, b.h, ci.width, ci.height, ci.color, ci.scale.data(),
+                            ci.offset.data(), t.data() + int64_t(i) * per);
     }
     return t;
   };
@@ -320,16 +324,18 @@ int run_pipeline(const Args& a) {
   std::printf("  gender model       %8.3f ms  %s\n", m_gen.median_ms, gen_in.shape().str().c_str());
   std::printf("  sum of models      %8.3f ms  (pre/post-processing: %.3f ms)\n", model_sum,
               t_all.median_ms - model_sum);
-  std::printf("RESULT {\"runtime\":\"mien\",\"mode\":\"pipeline\",\"image\":\"%s\",\"width\":%d,"
-              "\"height\":%d,\"isa\":\"%s\",\"threads\":%d,\"faces\":%zu,\"analyze_ms\":%.6f,"
-              "\"detect_ms\":%.6f,\"classify_ms\":%.6f,\"blazeface_ms\":%.6f,\"emotion_ms\":%.6f,"
-              "\"gender_ms\":%.6f,\"models_ms\":%.6f,\"analyze_min_ms\":%.6f,"
-              "\"analyze_mean_ms\":%.6f,\"analyze_cpu_ms\":%.6f,\"blazeface_cpu_ms\":%.6f,\"emotion_cpu_ms\":%.6f,"
-              "\"gender_cpu_ms\":%.6f}\n",
-              what.c_str(), img.width, img.height, isa_name(models.detector.isa()), a.threads,
-              faces.size(), t_all.median_ms, t_det.median_ms, t_cls.median_ms, m_det.median_ms,
-              m_emo.median_ms, m_gen.median_ms, model_sum, t_all.min_ms, t_all.mean_ms, t_all.cpu_ms,
-              m_det.cpu_ms, m_emo.cpu_ms, m_gen.cpu_ms);
+  std::printf(
+      "RESULT {\"runtime\":\"mien\",\"mode\":\"pipeline\",\"image\":\"%s\",\"width\":%d,"
+      "\"height\":%d,\"isa\":\"%s\",\"threads\":%d,\"faces\":%zu,\"analyze_ms\":%.6f,"
+      "\"detect_ms\":%.6f,\"classify_ms\":%.6f,\"blazeface_ms\":%.6f,\"emotion_ms\":%.6f,"
+      "\"gender_ms\":%.6f,\"models_ms\":%.6f,\"analyze_min_ms\":%.6f,"
+      "\"analyze_mean_ms\":%.6f,\"analyze_cpu_ms\":%.6f,\"blazeface_cpu_ms\":%.6f,\"emotion_cpu_"
+      "ms\":%.6f,"
+      "\"gender_cpu_ms\":%.6f}\n",
+      what.c_str(), img.width, img.height, isa_name(models.detector.isa()), a.threads, faces.size(),
+      t_all.median_ms, t_det.median_ms, t_cls.median_ms, m_det.median_ms, m_emo.median_ms,
+      m_gen.median_ms, model_sum, t_all.min_ms, t_all.mean_ms, t_all.cpu_ms, m_det.cpu_ms,
+      m_emo.cpu_ms, m_gen.cpu_ms);
   return 0;
 }
 
@@ -344,20 +350,34 @@ int main(int argc, char** argv) {
       return argv[++i];
     };
     try {
-      if (s == "--threads") a.threads = std::stoi(value());
-      else if (s == "--isa") a.isa = value();
-      else if (s == "--batch") a.batch = std::stoi(value());
-      else if (s == "--seconds") a.timing.seconds = std::stod(value());
-      else if (s == "--min-iters") a.timing.min_iters = std::stoi(value());
-      else if (s == "--warmup") a.timing.warmup = std::stoi(value());
-      else if (s == "--out") a.out = value();
-      else if (s == "--weights") a.weights = value();
-      else if (s == "--top") a.top = std::stoi(value());
-      else if (s == "--profile") a.profile = true;
-      else if (s == "--pipeline") a.pipeline = true;
-      else if (s == "-h" || s == "--help") usage();
-      else if (!s.empty() && s[0] == '-') usage("unknown option " + s);
-      else a.positional.push_back(s);
+      if (s == "--threads")
+        a.threads = std::stoi(value());
+      else if (s == "--isa")
+        a.isa = value();
+      else if (s == "--batch")
+        a.batch = std::stoi(value());
+      else if (s == "--seconds")
+        a.timing.seconds = std::stod(value());
+      else if (s == "--min-iters")
+        a.timing.min_iters = std::stoi(value());
+      else if (s == "--warmup")
+        a.timing.warmup = std::stoi(value());
+      else if (s == "--out")
+        a.out = value();
+      else if (s == "--weights")
+        a.weights = value();
+      else if (s == "--top")
+        a.top = std::stoi(value());
+      else if (s == "--profile")
+        a.profile = true;
+      else if (s == "--pipeline")
+        a.pipeline = true;
+      else if (s == "-h" || s == "--help")
+        usage();
+      else if (!s.empty() && s[0] == '-')
+        usage("unknown option " + s);
+      else
+        a.positional.push_back(s);
     } catch (const std::logic_error&) {
       usage("bad value for " + s);
     }

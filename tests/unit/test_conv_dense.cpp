@@ -66,11 +66,15 @@ TEST_CASE("gemm matches the naive product on awkward sizes") {
           const auto bias = test::random_vector(std::size_t(n), rng);
           const bool with_bias = (m + n + k) % 2 == 0;
           const Activation act = (m + k) % 3 == 0 ? Activation::relu() : Activation::none();
-          const GemmWeights w(k, n, b.data(), ldb, with_bias ? bias.data() : nullptr);
+          const GemmWeights w(k, n, b.data(), ldb, with_bias ? bias.data() : nullptr, isa);
           std::vector<float> c(std::size_t(m * ldc), 1234.f), ref(c.size(), 1234.f);
-          gemm(w, m, a.data(), lda, c.data(), ldc, act, isa, 1 + (m + n) % 2);
+          // Every other case adds a residual (a fused `add`) with its own row stride.
+          const int64_t ldr = n + 5;
+          const auto res = test::random_vector(std::size_t(m * ldr), rng);
+          const float* r = (m + k) % 2 ? res.data() : nullptr;
+          gemm(w, m, a.data(), lda, c.data(), ldc, act, isa, 1 + (m + n) % 2, r, ldr);
           gemm_naive(m, n, k, a.data(), lda, b.data(), ldb, with_bias ? bias.data() : nullptr,
-                     ref.data(), ldc, act);
+                     ref.data(), ldc, act, r, ldr);
           // Also checks that the gaps between C rows were left alone.
           REQUIRE(test::max_rel_error(c.data(), ref.data(), int64_t(c.size())) <= kTolerance);
         }
@@ -85,15 +89,18 @@ TEST_CASE("gemm fuses every activation") {
       const auto a = test::random_vector(std::size_t(m * k), rng, -2.f, 2.f);
       const auto b = scaled_weights(std::size_t(k * n), k, rng);
       const auto bias = test::random_vector(std::size_t(n), rng);
-      const GemmWeights w(k, n, b.data(), n, bias.data());
-      for (const Activation& act : epilogues(n, rng)) {
-        CAPTURE(isa_name(isa));
-        CAPTURE(act.name());
-        std::vector<float> c(std::size_t(m * n)), ref(c.size());
-        gemm(w, m, a.data(), k, c.data(), n, act, isa, threads);
-        gemm_naive(m, n, k, a.data(), k, b.data(), n, bias.data(), ref.data(), n, act);
-        REQUIRE(test::max_rel_error(c.data(), ref.data(), int64_t(c.size())) <= kTolerance);
-      }
+      const GemmWeights w(k, n, b.data(), n, bias.data(), isa);
+      const auto res = test::random_vector(std::size_t(m * n), rng);
+      for (const Activation& act : epilogues(n, rng))
+        for (const float* r : {static_cast<const float*>(nullptr), res.data()}) {
+          CAPTURE(isa_name(isa));
+          CAPTURE(act.name());
+          CAPTURE(r != nullptr);
+          std::vector<float> c(std::size_t(m * n)), ref(c.size());
+          gemm(w, m, a.data(), k, c.data(), n, act, isa, threads, r, n);
+          gemm_naive(m, n, k, a.data(), k, b.data(), n, bias.data(), ref.data(), n, act, r, n);
+          REQUIRE(test::max_rel_error(c.data(), ref.data(), int64_t(c.size())) <= kTolerance);
+        }
     }
 }
 
@@ -107,6 +114,32 @@ TEST_CASE("gemm weights are packed in 16-column panels with a narrow last panel"
   CHECK(w.panel(1)[8 + 6] == 1.f);  // column 22 of row 0
   CHECK(w.panel(1)[8 + 7] == 0.f);  // padding column
   CHECK_THROWS_AS(GemmWeights(0, 4, b.data(), 4, nullptr), Error);
+  // AVX-512 panels are 32 wide, the last one narrowed to 16.
+  const std::vector<float> b40(3 * 40, 1.f);
+  const GemmWeights w512(3, 40, b40.data(), 40, nullptr, Isa::Avx512);
+  CHECK(w512.nr() == 32);
+  CHECK(w512.panels() == 2);
+  CHECK(w512.panel_width(0) == 32);
+  CHECK(w512.panel_width(1) == 16);
+}
+
+TEST_CASE("gemm runs weights packed for another ISA") {
+  // Weights packed for one panel width still multiply correctly under every kernel set.
+  std::mt19937 rng(5);
+  const int m = 19, n = 37, k = 13;
+  const auto a = test::random_vector(std::size_t(m * k), rng);
+  const auto b = scaled_weights(std::size_t(k * n), k, rng);
+  std::vector<float> ref(std::size_t(m * n));
+  gemm_naive(m, n, k, a.data(), k, b.data(), n, nullptr, ref.data(), n, Activation::none());
+  for (Isa pack : test::isas())
+    for (Isa run : test::isas()) {
+      CAPTURE(isa_name(pack));
+      CAPTURE(isa_name(run));
+      const GemmWeights w(k, n, b.data(), n, nullptr, pack);
+      std::vector<float> c(ref.size());
+      gemm(w, m, a.data(), k, c.data(), n, Activation::none(), run, 1);
+      REQUIRE(test::max_rel_error(c.data(), ref.data(), int64_t(c.size())) <= kTolerance);
+    }
 }
 
 struct ConvCase {

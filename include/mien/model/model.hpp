@@ -129,7 +129,7 @@ class Model {
         : graph(std::move(g)), origin(from) {
       try {
         isa = options.force_isa ? options.isa : default_isa();
-        MIEN_CHECK(isa == Isa::Scalar || cpu_has_avx2(), "AVX2 requested on a CPU without it");
+        MIEN_CHECK(cpu_supports(isa), "ISA ", isa_name(isa), " requested on a CPU without it");
         validate_graph(graph);
         if (options.optimize) optimize_graph(graph);
         std::map<std::string, int> ids;

@@ -89,12 +89,14 @@ inline std::unique_ptr<Op> make_op_unchecked(const GraphDef& g, const NodeDef& n
     MIEN_CHECK(arity == count, op, " takes ", count, " input(s), got ", arity);
   };
   if (op == "conv2d") {
-    need_inputs(1);
+    // A second input is a residual fused at load (model/optimize.hpp).
+    MIEN_CHECK(arity == 1 || arity == 2, op, " takes 1 input (2 with a fused residual), got ",
+               arity);
     const FileTensor& w = g.weight(n.name, "weight");
     check_rank(w, 4, "conv2d weight [KH,KW,Cin,Cout]");
     return std::make_unique<Conv2d>(int(w.dims[0]), int(w.dims[1]), int(w.dims[2]), int(w.dims[3]),
                                     w.data.data(), optional_bias(g, n, w.dims[3]),
-                                    conv_params(g, n), isa);
+                                    conv_params(g, n), isa, arity == 2);
   }
   if (op == "depthwise_conv2d") {
     need_inputs(1);

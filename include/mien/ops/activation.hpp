@@ -388,7 +388,7 @@ inline void activate(const float* in, float* out, int64_t pixels, int channels, 
     MIEN_CHECK(int(a.slopes.size()) == channels || a.slopes.size() == 1, "prelu has ",
                a.slopes.size(), " slopes for ", channels, " channels");
 #if MIEN_X86
-  if (isa == Isa::Avx2) return detail::avx2::activate_avx2(in, out, pixels, channels, a);
+  if (isa_has_avx2(isa)) return detail::avx2::activate_avx2(in, out, pixels, channels, a);
 #endif
   (void)isa;
   detail::activate_scalar(in, out, pixels, channels, a);

@@ -8,6 +8,9 @@
 //    zero border, so the kernel never tests bounds;
 //  - otherwise: im2col a block of output pixels into scratch, then GEMM.
 // Scratch stays modest: a block of rows or pixels per thread, about 64 KiB each.
+// A 1x1 stride-1 conv may also take a second input, a residual added before the activation
+// (`add` fused at load by model/optimize.hpp): the GEMM adds it in its store epilogue, so
+// the conv output never makes a separate trip through memory.
 #pragma once
 
 #include <algorithm>
@@ -22,6 +25,7 @@
 #include "mien/kernels/gemm.hpp"
 #include "mien/ops/activation.hpp"
 #include "mien/ops/conv_params.hpp"
+#include "mien/ops/eltwise.hpp"
 #include "mien/ops/op.hpp"
 
 namespace mien {
@@ -143,10 +147,19 @@ inline void conv_pad_rows(const ConstTensorView& in, int n, int iy0, int rows, i
 
 class Conv2d final : public Op {
  public:
-  // weight: [KH][KW][Cin][Cout] row-major (TF HWIO); bias: [Cout] or nullptr.
+  // weight: [KH][KW][Cin][Cout] row-major (TF HWIO); bias: [Cout] or nullptr. With
+  // `residual`, the op takes a second input R and computes act(conv(x) + R), R broadcasting
+  // like `add`'s inputs (1x1 kernels with stride 1 and no padding only).
   Conv2d(int kh, int kw, int cin, int cout, const float* weight, const float* bias,
-         const ConvParams& p, Isa isa)
-      : Op(isa), kh_(kh), kw_(kw), cin_(cin), cout_(cout), has_bias_(bias != nullptr), p_(p) {
+         const ConvParams& p, Isa isa, bool residual = false)
+      : Op(isa),
+        kh_(kh),
+        kw_(kw),
+        cin_(cin),
+        cout_(cout),
+        has_bias_(bias != nullptr),
+        residual_(residual),
+        p_(p) {
     MIEN_CHECK(kh >= 1 && kw >= 1 && cin >= 1 && cout >= 1, "conv2d: invalid sizes kernel ", kh,
                "x", kw, ", channels ", cin, "->", cout);
     MIEN_CHECK(p.stride_h >= 1 && p.stride_w >= 1 && p.dilation_h >= 1 && p.dilation_w >= 1,
@@ -155,15 +168,22 @@ class Conv2d final : public Op {
                cin, " is too large");
     MIEN_CHECK(weight != nullptr, "conv2d: no weights");
     p.activation.validate(cout);
+    if (residual) {
+      const bool unpadded =
+          p.padding.mode != PadMode::Explicit || (p.padding.top == 0 && p.padding.left == 0 &&
+                                                  p.padding.bottom == 0 && p.padding.right == 0);
+      MIEN_CHECK(kh == 1 && kw == 1 && p.stride_h == 1 && p.stride_w == 1 && unpadded,
+                 "conv2d: a fused residual needs a 1x1 kernel, stride 1 and no padding");
+    }
     // HWIO flattened is exactly the GEMM's B[K = KH*KW*Cin][N = Cout].
-    weights_ = GemmWeights(kh * kw * cin, cout, weight, cout, bias);
+    weights_ = GemmWeights(kh * kw * cin, cout, weight, cout, bias, isa);
   }
 
   const char* type() const override { return "conv2d"; }
+  int num_inputs() const override { return residual_ ? 2 : 1; }
 
-  Shape output_shape(const std::vector<Shape>& inputs) const override {
-    MIEN_CHECK(inputs.size() == 1, "conv2d takes 1 input, got ", inputs.size());
-    const Shape& in = inputs[0];
+  // The conv's own result, before any residual.
+  Shape conv_shape(const Shape& in) const {
     MIEN_CHECK(in.valid(), "conv2d: invalid input shape ", in.str());
     MIEN_CHECK(in.c == cin_, "conv2d expects ", cin_, " input channels, got ", in.str());
     const detail::ConvGeometry g = detail::conv_geometry(in, kh_, kw_, p_);
@@ -171,15 +191,27 @@ class Conv2d final : public Op {
     return Shape(in.n, g.rows.out, g.cols.out, cout_);
   }
 
+  Shape output_shape(const std::vector<Shape>& inputs) const override {
+    MIEN_CHECK(int(inputs.size()) == num_inputs(), "conv2d takes ", num_inputs(), " input(s), got ",
+               inputs.size());
+    const Shape c = conv_shape(inputs[0]);
+    if (!residual_) return c;
+    // The add's broadcasting rule, either way round.
+    return detail::ew_binary_shape("conv2d+add", {c, inputs[1]});
+  }
+
   std::size_t scratch_floats(const std::vector<Shape>& inputs, int threads) const override {
-    output_shape(inputs);  // validates
+    const Shape out = output_shape(inputs);  // validates
+    const Shape c = conv_shape(inputs[0]);
+    // A conv result smaller than the residual (it broadcasts) goes through scratch.
+    if (residual_) return c == out ? 0 : std::size_t(c.size());
     const Plan plan =
         make_plan(inputs[0], detail::conv_geometry(inputs[0], kh_, kw_, p_), std::max(threads, 1));
     return std::size_t(plan.slots * plan.slot);
   }
 
   int64_t macs(const std::vector<Shape>& inputs) const override {
-    return output_shape(inputs).pixels() * weights_.k() * cout_;
+    return conv_shape(inputs[0]).pixels() * weights_.k() * cout_;
   }
 
   int64_t parameters() const override {
@@ -187,10 +219,12 @@ class Conv2d final : public Op {
   }
 
   std::string describe() const override {
-    return p_.describe(kh_, kw_) + " " + std::to_string(cin_) + "->" + std::to_string(cout_);
+    return p_.describe(kh_, kw_) + " " + std::to_string(cin_) + "->" + std::to_string(cout_) +
+           (residual_ ? " +residual" : "");
   }
 
   void run(const ConstTensorView* inputs, TensorView out, const RunContext& ctx) const override {
+    if (residual_) return run_residual(inputs, out, ctx);
     const ConstTensorView& in = inputs[0];
     const detail::ConvGeometry g = detail::conv_geometry(in.shape, kh_, kw_, p_);
     const int threads = std::max(ctx.threads, 1);
@@ -213,6 +247,7 @@ class Conv2d final : public Op {
     }
   }
 
+  bool has_residual() const { return residual_; }
   int kernel_h() const { return kh_; }
   int kernel_w() const { return kw_; }
   int in_channels() const { return cin_; }
@@ -294,6 +329,32 @@ class Conv2d final : public Op {
     plan.slots = std::max<int64_t>(1, std::min(plan.slots, have / plan.slot));
   }
 
+  // act(conv(x) + R) for a 1x1 stride-1 unpadded conv: one GEMM over all pixels. A residual
+  // of the output's shape is added in the GEMM's store; a broadcast one (rare) by the add
+  // kernels afterwards, through scratch when the conv's result is the smaller side.
+  void run_residual(const ConstTensorView* inputs, TensorView out, const RunContext& ctx) const {
+    const ConstTensorView& in = inputs[0];
+    const ConstTensorView& res = inputs[1];
+    const Shape c = conv_shape(in.shape);
+    MIEN_CHECK(out.shape == output_shape({in.shape, res.shape}), "conv2d: output ", out.shape.str(),
+               " does not fit inputs ", in.shape.str(), ", ", res.shape.str());
+    const int threads = std::max(ctx.threads, 1);
+    if (c == out.shape && res.shape == out.shape) {
+      gemm(weights_, c.pixels(), in.data, cin_, out.data, cout_, p_.activation, isa_, threads,
+           res.data, cout_);
+      return;
+    }
+    TensorView conv = out;
+    if (c != out.shape) {
+      MIEN_CHECK(ctx.scratch && int64_t(ctx.scratch_size) >= c.size(), "conv2d: scratch of ",
+                 ctx.scratch_size, " floats is smaller than the ", c.size(), " needed");
+      conv = TensorView{c, ctx.scratch};
+    }
+    gemm(weights_, c.pixels(), in.data, cin_, conv.data, cout_, Activation::none(), isa_, threads);
+    const ConstTensorView sum[2] = {ConstTensorView(c, conv.data), res};
+    detail::ew_binary_run<detail::EwOp::Add>("conv2d+add", sum, out, ctx, p_.activation, isa_);
+  }
+
   // One GEMM per output row; A row ox is the window at input column ox*sw.
   void gemm_row(const float* window, int64_t row_floats, float* c, int ow) const {
     GemmA a;
@@ -361,6 +422,7 @@ class Conv2d final : public Op {
 
   int kh_, kw_, cin_, cout_;
   bool has_bias_;
+  bool residual_;
   ConvParams p_;
   GemmWeights weights_;
 };

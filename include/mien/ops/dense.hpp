@@ -22,7 +22,7 @@ class Dense final : public Op {
     MIEN_CHECK(cin >= 1 && cout >= 1, "dense: invalid sizes ", cin, "->", cout);
     MIEN_CHECK(weight != nullptr, "dense: no weights");
     act.validate(cout);
-    weights_ = GemmWeights(cin, cout, weight, cout, bias);
+    weights_ = GemmWeights(cin, cout, weight, cout, bias, isa);
   }
 
   const char* type() const override { return "dense"; }

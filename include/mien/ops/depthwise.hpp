@@ -349,7 +349,7 @@ class DepthwiseConv2d final : public Op {
     MIEN_CHECK(weight != nullptr, "depthwise_conv2d: no weights");
     MIEN_CHECK(p.stride_h > 0 && p.stride_w > 0 && p.dilation_h > 0 && p.dilation_w > 0,
                "depthwise_conv2d: strides and dilations must be positive");
-    MIEN_CHECK(isa != Isa::Avx2 || cpu_has_avx2(), "depthwise_conv2d: this CPU lacks AVX2/FMA");
+    MIEN_CHECK(cpu_supports(isa), "depthwise_conv2d: this CPU lacks ", isa_name(isa));
     p_.activation.validate(channels);
 
     blocks_ = (channels + 7) / 8;
@@ -365,7 +365,7 @@ class DepthwiseConv2d final : public Op {
 
     row_fn_ = &detail::dw_row_scalar;
 #if MIEN_X86
-    if (isa == Isa::Avx2) {
+    if (isa_has_avx2(isa)) {
       row_fn_ = &detail::dw_row_generic_avx2;
       const bool square =
           kh == kw && p.stride_h == p.stride_w && p.dilation_h == 1 && p.dilation_w == 1;

@@ -240,7 +240,7 @@ template <EwOp kOp>
 inline void ew_periodic_any(Isa isa, bool clamp, const float* a, const float* p, int64_t period,
                             float* out, int64_t n, float lo, float hi) {
 #if MIEN_X86
-  if (isa == Isa::Avx2) {
+  if (isa_has_avx2(isa)) {
     if (clamp)
       avx2::ew_periodic<kOp, true>(a, p, period, out, n, lo, hi);
     else
@@ -260,7 +260,7 @@ template <EwOp kOp>
 inline void ew_channels(Isa isa, bool clamp, const float* a, const float* vec, int c, float* out,
                         int64_t pixels, float lo, float hi) {
   const int64_t n = pixels * c;
-  if (isa == Isa::Avx2 && c % 8 != 0) {
+  if (isa_has_avx2(isa) && c % 8 != 0) {
     if (c <= kEwMaxPatternChannels) {
       alignas(32) float pat[kEwMaxPattern];
       const int period = ew_make_pattern(vec, c, pat);
@@ -434,7 +434,7 @@ class ChannelAffine final : public Op {
     const int64_t n = pixels * c;
     const float* t = shift_.empty() ? nullptr : shift_.data();
 #if MIEN_X86
-    if (isa_ == Isa::Avx2) {
+    if (isa_has_avx2(isa_)) {
       const int s = int(scale_.size());
       if (!scale_pat_.empty()) {  // s == 1 or s == c, not a multiple of 8, <= 64
         const float* tp = t ? shift_pat_.data() : nullptr;

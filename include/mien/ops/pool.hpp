@@ -231,11 +231,11 @@ class Pool2d final : public Op {
       : Op(isa), kind_(kind), kh_(kh), kw_(kw), sh_(stride_h), sw_(stride_w), pad_(padding) {
     MIEN_CHECK(kh > 0 && kw > 0 && stride_h > 0 && stride_w > 0, "pool: invalid kernel ", kh, "x",
                kw, " or stride ", stride_h, "x", stride_w);
-    MIEN_CHECK(isa != Isa::Avx2 || cpu_has_avx2(), "pool: this CPU lacks AVX2/FMA");
+    MIEN_CHECK(cpu_supports(isa), "pool: this CPU lacks ", isa_name(isa));
     const bool mx = kind == PoolKind::Max;
     row_fn_ = mx ? &detail::pool_row_scalar<true> : &detail::pool_row_scalar<false>;
 #if MIEN_X86
-    if (isa == Isa::Avx2)
+    if (isa_has_avx2(isa))
       row_fn_ = mx ? &detail::pool_row_avx2<true> : &detail::pool_row_avx2<false>;
 #endif
   }
@@ -288,7 +288,7 @@ class Pool2d final : public Op {
 class GlobalAvgPool final : public Op {
  public:
   explicit GlobalAvgPool(Isa isa) : Op(isa) {
-    MIEN_CHECK(isa != Isa::Avx2 || cpu_has_avx2(), "global_avg_pool: this CPU lacks AVX2/FMA");
+    MIEN_CHECK(cpu_supports(isa), "global_avg_pool: this CPU lacks ", isa_name(isa));
   }
   const char* type() const override { return "global_avg_pool"; }
   Shape output_shape(const std::vector<Shape>& inputs) const override {
@@ -310,7 +310,7 @@ class GlobalAvgPool final : public Op {
         const float* img = in.data + n * pixels * s.c;
         float* o = out.data + n * s.c;
 #if MIEN_X86
-        if (isa == Isa::Avx2) {
+        if (isa_has_avx2(isa)) {
           detail::gap_avx2(img, pixels, s.c, o);
           continue;
         }

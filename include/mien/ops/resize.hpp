@@ -284,7 +284,7 @@ class ResizeBilinear final : public Op {
         const float* r1 = in.pixel(n, t.upper, 0);
         float* o = out.pixel(n, y, 0);
 #if MIEN_X86
-        if (isa_ == Isa::Avx2) {
+        if (isa_has_avx2(isa_)) {
           detail::avx2::bilinear_row(r0, r1, cols, out_w_, s.c, t.lerp, o);
           continue;
         }

@@ -176,7 +176,7 @@ class Softmax final : public Op {
       const float* x = in.data + begin * c;
       float* y = out.data + begin * c;
 #if MIEN_X86
-      if (isa_ == Isa::Avx2) {
+      if (isa_has_avx2(isa_)) {
         // A single short row (a classifier head) is cheapest as one masked vector.
         if (c < 8 && end - begin >= 8)
           return detail::avx2::softmax_short_rows(x, y, end - begin, c);

@@ -249,14 +249,14 @@ class SqueezeExcite final : public Op {
 
   void sum_pixels(const float* x, int64_t pixels, float* acc) const {
 #if MIEN_X86
-    if (isa_ == Isa::Avx2) return detail::avx2::se_sum(x, pixels, c_, acc);
+    if (isa_has_avx2(isa_)) return detail::avx2::se_sum(x, pixels, c_, acc);
 #endif
     detail::se_sum_scalar(x, pixels, c_, acc);
   }
   void dense(const float* x, int in, const float* w, const float* b, int out_pad, bool relu,
              float* y) const {
 #if MIEN_X86
-    if (isa_ == Isa::Avx2) return detail::avx2::se_dense(x, in, w, b, out_pad, relu, y);
+    if (isa_has_avx2(isa_)) return detail::avx2::se_dense(x, in, w, b, out_pad, relu, y);
 #endif
     detail::se_dense_scalar(x, in, w, b, out_pad, relu, y);
   }
