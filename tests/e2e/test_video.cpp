@@ -20,7 +20,9 @@ using test::source_path;
 
 namespace {
 
-bool have_ffmpeg() { return run_command("ffmpeg", "-version").status == 0; }
+bool have_ffmpeg() {
+  return run_command("ffmpeg", "-version").status == 0;
+}
 
 std::string read_text(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -65,8 +67,8 @@ StillVideo make_still_video(const std::string& name, const std::string& photo) {
   v.png = v.dir + "/still.png";
   v.video = v.dir + "/still.mkv";
   save_image(load_image(source_path(photo)), v.png);
-  ffmpeg("-loop 1 -framerate 10 -t 3 -i " + quote(v.png) +
-         " -c:v ffv1 -pix_fmt bgr0 " + quote(v.video));
+  ffmpeg("-loop 1 -framerate 10 -t 3 -i " + quote(v.png) + " -c:v ffv1 -pix_fmt bgr0 " +
+         quote(v.video));
   return v;
 }
 
@@ -79,8 +81,8 @@ TEST_CASE("video: a still scene gives stable tracks, full timeline, the photo's 
   }
   const StillVideo v = make_still_video("video_still", "tests/data/scenes/faceapi_sample1.jpg");
   const std::string json = v.dir + "/timeline.json", csv = v.dir + "/frames.csv";
-  const auto r = mien_cli("video --threads 2 --json " + quote(json) + " --csv " + quote(csv) +
-                          " " + quote(v.video));
+  const auto r = mien_cli("video --threads 2 --json " + quote(json) + " --csv " + quote(csv) + " " +
+                          quote(v.video));
   INFO(r.out);
   REQUIRE(r.status == 0);
   CHECK(r.out.find("30 frames (30 analysed)") != std::string::npos);
@@ -121,13 +123,20 @@ TEST_CASE("video: a still scene gives stable tracks, full timeline, the photo's 
   // Timeline: one entry per track for each of the 3 seconds, with the photo's label.
   const std::string tl = read_text(json);
   CHECK(count(tl, "\"type\":\"emotion\"") == 9);
-  for (int s = 0; s < 3; ++s)
-    CHECK(count(tl, "\"seconds\":" + std::to_string(s) + ".0,") == 3);
+  for (int s = 0; s < 3; ++s) CHECK(count(tl, "\"seconds\":" + std::to_string(s) + ".0,") == 3);
   for (const auto& kv : label_of_track) {
     const std::string cls = pipeline.emotion_labels()[std::size_t(kv.second)];
     CHECK(count(tl, "\"class\":\"" + cls + "\",\"seconds\"") >= 3);
   }
   CHECK(count(tl, "\"gender\":") == 9);
+
+  // The library example prints the same timeline.
+  const auto ex =
+      run_command(std::string(MIEN_EXAMPLES_DIR) + "/example_video_timeline", quote(v.video));
+  INFO(ex.out);
+  CHECK(ex.status == 0);
+  CHECK(count(ex.out, "  track ") == 9);
+  CHECK(ex.out.find("main face: track") != std::string::npos);
 }
 
 TEST_CASE("video: moving faces in H.264 keep their ids; --draw keeps every frame") {
@@ -137,8 +146,7 @@ TEST_CASE("video: moving faces in H.264 keep their ids; --draw keeps every frame
   save_image(load_image(source_path("tests/data/scenes/faceapi_sample5.jpg")), png);
   // A camera pan: the 560x400 window moves 27 px/s across the 5-face photo.
   ffmpeg("-loop 1 -framerate 10 -t 3 -i " + quote(png) +
-         " -vf crop=560:400:x='min(t*27\\,80)':y=40 -c:v libx264 -pix_fmt yuv420p " +
-         quote(video));
+         " -vf crop=560:400:x='min(t*27\\,80)':y=40 -c:v libx264 -pix_fmt yuv420p " + quote(video));
   const std::string csv = dir + "/frames.csv", drawn = dir + "/drawn.mp4";
   const auto r = mien_cli("video --threads 1 --csv " + quote(csv) + " --draw " + quote(drawn) +
                           " --summary " + quote(dir + "/summary.csv") + " " + quote(video));
@@ -151,9 +159,11 @@ TEST_CASE("video: moving faces in H.264 keep their ids; --draw keeps every frame
   for (const auto& kv : hits) CHECK(kv.second == 30);
   CHECK(r.out.find("5 tracks") != std::string::npos);
 
-  const auto probe = run_command("ffprobe", "-v error -count_frames -select_streams v:0 "
-                                            "-show_entries stream=nb_read_frames,width,height "
-                                            "-of csv=p=0 " + quote(drawn));
+  const auto probe = run_command("ffprobe",
+                                 "-v error -count_frames -select_streams v:0 "
+                                 "-show_entries stream=nb_read_frames,width,height "
+                                 "-of csv=p=0 " +
+                                     quote(drawn));
   CHECK(probe.status == 0);
   CHECK(probe.out.find("560,400,30") != std::string::npos);
 
@@ -165,15 +175,15 @@ TEST_CASE("video: moving faces in H.264 keep their ids; --draw keeps every frame
 TEST_CASE("video: sampling with --fps and --every, and standard input") {
   if (!have_ffmpeg()) return;
   const StillVideo v = make_still_video("video_sampling", "tests/data/scenes/astronaut.jpg");
-  const auto fps = mien_cli("video --fps 2 --csv " + quote(v.dir + "/a.csv") + " " +
-                            quote(v.video));
+  const auto fps =
+      mien_cli("video --fps 2 --csv " + quote(v.dir + "/a.csv") + " " + quote(v.video));
   CHECK(fps.status == 0);
   CHECK(fps.out.find("30 frames (6 analysed)") != std::string::npos);
   CHECK(read_csv(v.dir + "/a.csv").size() == 1 + 6);
   const auto every = mien_cli("video --every 7 " + quote(v.video));
   CHECK(every.out.find("30 frames (5 analysed)") != std::string::npos);
-  const auto piped = mien_cli("video --json " + quote(v.dir + "/s.json") + " - < " +
-                              quote(v.video));
+  const auto piped =
+      mien_cli("video --json " + quote(v.dir + "/s.json") + " - < " + quote(v.video));
   INFO(piped.out);
   CHECK(piped.status == 0);
   CHECK(piped.out.find("30 frames (30 analysed)") != std::string::npos);

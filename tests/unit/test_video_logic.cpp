@@ -30,9 +30,8 @@ TEST_CASE("tracker: moving faces keep their ids, in any detection order") {
     const Detection a = box(100.f + 6.f * float(i), 100, 60);
     const Detection b = box(400.f - 6.f * float(i), 110, 70);
     const bool swap = i % 2 == 1;
-    const std::vector<int> ids = tracker.update(swap ? std::vector<Detection>{b, a}
-                                                     : std::vector<Detection>{a, b},
-                                                t);
+    const std::vector<int> ids =
+        tracker.update(swap ? std::vector<Detection>{b, a} : std::vector<Detection>{a, b}, t);
     CHECK(ids[swap ? 1 : 0] == 1);
     CHECK(ids[swap ? 0 : 1] == 2);
   }

@@ -19,8 +19,8 @@
 #include "mien/vision/pipeline.hpp"
 #include "tools/cli/args.hpp"
 #include "tools/cli/json.hpp"
-#include "tools/cli/progress.hpp"
 #include "tools/cli/pipeline_options.hpp"
+#include "tools/cli/progress.hpp"
 
 namespace mien::cli {
 
@@ -300,8 +300,9 @@ inline int cmd_eval(const std::vector<std::string>& argv) {
   ProgressBar bar(true, "", "images");
   EvalResult r;
   try {
-    r = evaluate(pipeline, ds, eopt,
-                 [&](std::size_t done, std::size_t total) { bar.update(int64_t(done), int64_t(total)); });
+    r = evaluate(pipeline, ds, eopt, [&](std::size_t done, std::size_t total) {
+      bar.update(int64_t(done), int64_t(total));
+    });
   } catch (...) {
     bar.finish();
     throw;

@@ -37,8 +37,8 @@ class ProgressBar {
               std::string(std::size_t(width - filled), '.') + "]";
       const double eta = rate > 0 ? double(std::max<int64_t>(0, total - done)) / rate : 0.0;
       std::snprintf(buf, sizeof buf, " %lld/%lld %s %3d%%  %.1f/s  %.1f s, ETA %.0f s ",
-                    (long long)done, (long long)total, unit_.c_str(), int(100.0 * frac), rate,
-                    secs, eta);
+                    (long long)done, (long long)total, unit_.c_str(), int(100.0 * frac), rate, secs,
+                    eta);
     } else {
       std::snprintf(buf, sizeof buf, " %lld %s  %.1f/s  %.1f s ", (long long)done, unit_.c_str(),
                     rate, secs);

@@ -60,8 +60,7 @@ inline std::string timeline_json(const std::vector<TimelineEntry>& entries, cons
          ",\"box\":[" + json_number(e.box.x, 6) + "," + json_number(e.box.y, 6) + "," +
          json_number(e.box.w, 6) + "," + json_number(e.box.h, 6) +
          "],\"score\":" + json_number(e.score, 4);
-    if (e.gender >= 0)
-      s += ",\"gender\":" + json_string(p.gender_labels()[std::size_t(e.gender)]);
+    if (e.gender >= 0) s += ",\"gender\":" + json_string(p.gender_labels()[std::size_t(e.gender)]);
     s += "}}";
   }
   return s + "\n]\n";
@@ -106,8 +105,9 @@ inline std::string csv_rows(const FrameResult& r, const Pipeline& p) {
 inline std::string distribution_text(const TrackSummary& t, const Pipeline& p) {
   std::vector<int> order(t.counts.size());
   for (std::size_t i = 0; i < order.size(); ++i) order[i] = int(i);
-  std::stable_sort(order.begin(), order.end(),
-                   [&](int a, int b) { return t.counts[std::size_t(a)] > t.counts[std::size_t(b)]; });
+  std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
+    return t.counts[std::size_t(a)] > t.counts[std::size_t(b)];
+  });
   std::string s;
   for (int k : order) {
     const double share = t.share(k);
@@ -123,12 +123,13 @@ inline std::string distribution_text(const TrackSummary& t, const Pipeline& p) {
 inline void print_clip_summary(const std::string& file, const VideoInfo& info,
                                const VideoAnalyzer& a, double seconds, const Pipeline& p) {
   const auto& tracks = a.tracker().tracks();
-  std::printf("%s  %dx%d  %.2f fps  %lld frames (%lld analysed) in %.2f s: %.1f frames/s  %lld shot cut%s  %zu track%s\n",
-              file.c_str(), info.width, info.height, info.fps, (long long)a.frames_decoded(),
-              (long long)a.frames_analyzed(), seconds,
-              seconds > 0 ? double(a.frames_decoded()) / seconds : 0.0,
-              (long long)a.shot_cuts(), a.shot_cuts() == 1 ? "" : "s", tracks.size(),
-              tracks.size() == 1 ? "" : "s");
+  std::printf(
+      "%s  %dx%d  %.2f fps  %lld frames (%lld analysed) in %.2f s: %.1f frames/s  %lld shot cut%s  "
+      "%zu track%s\n",
+      file.c_str(), info.width, info.height, info.fps, (long long)a.frames_decoded(),
+      (long long)a.frames_analyzed(), seconds,
+      seconds > 0 ? double(a.frames_decoded()) / seconds : 0.0, (long long)a.shot_cuts(),
+      a.shot_cuts() == 1 ? "" : "s", tracks.size(), tracks.size() == 1 ? "" : "s");
   const int main_track = a.tracker().main_track();
   for (const Track& t : tracks) {
     const TrackSummary* s = a.summary().track(t.id);
@@ -145,8 +146,7 @@ inline void print_clip_summary(const std::string& file, const VideoInfo& info,
 inline std::string output_path(const std::string& out, const std::string& input, bool many,
                                const std::string& ext) {
   if (!many) return out;
-  const std::string stem =
-      input == "-" ? "stdin" : std::filesystem::path(input).stem().string();
+  const std::string stem = input == "-" ? "stdin" : std::filesystem::path(input).stem().string();
   return (std::filesystem::path(out) / (stem + ext)).string();
 }
 
@@ -163,10 +163,11 @@ inline int cmd_video(const std::vector<std::string>& argv) {
       .option("--fps", "F", "analyse about F frames per second of video")
       .option("--every", "N", "analyse every Nth frame")
       .option("--smoothing", "MODE", "window[:N] (mean of N frames) or ema[:ALPHA]", "window:4")
-      .option("--memory", "S", "seconds a track survives without a detection", "1")
+      .option("--memory", "S",
+              "seconds a track survives without a detection (at least 1.5 sampling intervals)", "1")
       .option("--cut-threshold", "D",
               "colour-histogram jump 0..1 that counts as a shot cut and ends all tracks; 0: off",
-              "0.15")
+              "0.17")
       .option("--threads", "N", "threads (default: every core)")
       .flag("--tta", "average each face with its mirror image (test-time augmentation)")
       .flag("--quiet", "no progress bar")
@@ -184,7 +185,8 @@ inline int cmd_video(const std::vector<std::string>& argv) {
   vo.pipeline.flip_tta = args.has("--tta");
   vo.threads = args.has("--threads") ? args.get_int("--threads", 1, 256) : hardware_threads();
   vo.pipeline.detect.threads = vo.threads;
-  if (args.has("--fps")) vo.sampler = FrameSampler::per_second(args.get_double("--fps", 0.01, 1000));
+  if (args.has("--fps"))
+    vo.sampler = FrameSampler::per_second(args.get_double("--fps", 0.01, 1000));
   if (args.has("--every")) vo.sampler = FrameSampler::every(args.get_int("--every", 1, 1000000));
   try {
     vo.smoothing = parse_smoothing(args.get("--smoothing"));
@@ -286,11 +288,11 @@ inline int cmd_video(const std::vector<std::string>& argv) {
     if (summary) {
       const TrackSummary* main = analyzer.summary().track(analyzer.tracker().main_track());
       const int label = main ? main->dominant() : -1;
-      if (label < 0) std::fprintf(stderr, "mien: warning: %s: no face, empty label\n", file.c_str());
-      const std::string name =
-          file == "-" ? "-" : std::filesystem::path(file).filename().string();
-      summary->write(name + "," + (label >= 0 ? pipeline.emotion_labels()[std::size_t(label)] : "") +
-                     "\n");
+      if (label < 0)
+        std::fprintf(stderr, "mien: warning: %s: no face, empty label\n", file.c_str());
+      const std::string name = file == "-" ? "-" : std::filesystem::path(file).filename().string();
+      summary->write(name + "," +
+                     (label >= 0 ? pipeline.emotion_labels()[std::size_t(label)] : "") + "\n");
       summary->flush();
     }
     if (!error.empty()) {

@@ -95,8 +95,8 @@ inline double parse_rate(const std::string& line, const char* unit) {
   const std::size_t p = line.find(std::string(" ") + unit);
   if (p == std::string::npos) return 0;
   std::size_t b = p;
-  while (b > 0 && (std::isdigit((unsigned char)line[b - 1]) || line[b - 1] == '.' ||
-                   line[b - 1] == 'k'))
+  while (b > 0 &&
+         (std::isdigit((unsigned char)line[b - 1]) || line[b - 1] == '.' || line[b - 1] == 'k'))
     --b;
   double v = std::strtod(line.c_str() + b, nullptr);
   if (line[p - 1] == 'k') v *= 1000;
@@ -115,8 +115,7 @@ class VideoReader {
     const bool is_camera = source.rfind("/dev/video", 0) == 0;
     if (!is_stdin && source.find("://") == std::string::npos) {
       struct stat st;
-      if (::stat(source.c_str(), &st) != 0)
-        throw Error(source + ": " + std::strerror(errno));
+      if (::stat(source.c_str(), &st) != 0) throw Error(source + ": " + std::strerror(errno));
       if (S_ISDIR(st.st_mode)) throw Error(source + ": is a folder, not a video");
     }
     std::vector<std::string> argv = {opt.ffmpeg, "-hide_banner", "-nostats", "-loglevel", "info"};
@@ -195,8 +194,8 @@ class VideoReader {
       const double end = frame_time(next_index_ - 1) + 1.0 / info_.fps;
       if (end < info_.duration - std::max(1.0, 0.1 * info_.duration))
         throw Error(info_.source + ": the stream ends at " + format_seconds(end) + " of the " +
-                    format_seconds(info_.duration) +
-                    " its container declares (truncated file?)" + state_->error_tail());
+                    format_seconds(info_.duration) + " its container declares (truncated file?)" +
+                    state_->error_tail());
     }
     if (next_index_ == 0) throw Error(info_.source + ": no video frames" + state_->error_tail());
     return false;
@@ -221,9 +220,7 @@ class VideoReader {
   // wait for it unless ffmpeg's stderr has ended. Falls back to index / fps.
   double frame_time(int64_t index) {
     std::unique_lock<std::mutex> lock(state_->mutex);
-    state_->cv.wait(lock, [&] {
-      return state_->stderr_done || state_->times_seen > index;
-    });
+    state_->cv.wait(lock, [&] { return state_->stderr_done || state_->times_seen > index; });
     const int64_t first = state_->times_seen - int64_t(state_->times.size());
     double t = -1;
     if (index >= first && index < state_->times_seen) t = state_->times[std::size_t(index - first)];
@@ -323,6 +320,12 @@ class FrameSampler {
     FrameSampler s;
     s.fps_ = fps;
     return s;
+  }
+
+  // Seconds between analysed frames in a stream of `stream_fps` frames/s (0 if unknown).
+  double interval(double stream_fps) const {
+    if (fps_ > 0) return 1.0 / fps_;
+    return stream_fps > 0 ? every_ / stream_fps : 0.0;
   }
 
   bool take(const VideoFrame& f) {

@@ -59,8 +59,7 @@ class Subprocess {
       throw Error(what);
     };
     if ((opt.pipe_stdin && ::pipe2(in_pipe, O_CLOEXEC) != 0) ||
-        (opt.pipe_stdout && ::pipe2(out_pipe, O_CLOEXEC) != 0) ||
-        ::pipe2(err_pipe, O_CLOEXEC) != 0)
+        (opt.pipe_stdout && ::pipe2(out_pipe, O_CLOEXEC) != 0) || ::pipe2(err_pipe, O_CLOEXEC) != 0)
       fail(std::string("cannot create a pipe: ") + std::strerror(errno));
 
     posix_spawn_file_actions_t fa;

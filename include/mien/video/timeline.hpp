@@ -42,7 +42,8 @@ class TimelineBuilder {
       a.emotion.assign(emotion.size(), 0.f);
       a.gender.assign(gender.size(), 0.f);
     }
-    for (std::size_t i = 0; i < emotion.size() && i < a.emotion.size(); ++i) a.emotion[i] += emotion[i];
+    for (std::size_t i = 0; i < emotion.size() && i < a.emotion.size(); ++i)
+      a.emotion[i] += emotion[i];
     for (std::size_t i = 0; i < gender.size() && i < a.gender.size(); ++i) a.gender[i] += gender[i];
     a.frames += 1;
   }
@@ -112,8 +113,7 @@ class ClipSummaryBuilder {
     }
     s.frames += 1;
     if (!emotion.empty()) {
-      const int label =
-          int(std::max_element(emotion.begin(), emotion.end()) - emotion.begin());
+      const int label = int(std::max_element(emotion.begin(), emotion.end()) - emotion.begin());
       s.counts[std::size_t(label)] += 1;
       for (std::size_t i = 0; i < emotion.size(); ++i)
         s.mean_probs[i] += (emotion[i] - s.mean_probs[i]) / double(s.frames);

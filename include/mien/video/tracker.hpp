@@ -1,9 +1,11 @@
 // Links face detections across video frames into tracks with stable ids.
 //
 // Each analysed frame's faces are matched to the live tracks greedily, best pair first.
-// A pair's score is the IoU between the face and the track's predicted box (its last box
-// moved by its recent velocity); when the IoU is too low (fast motion, sparse sampling) a
-// face whose centre lies close to the prediction still matches, with a lower score. Faces
+// A pair's score is the IoU between the face and the track's expected box (its last box,
+// or that box moved by its recent velocity, whichever fits better); when the IoU is too
+// low (fast motion, sparse sampling) a face whose centre lies close to the expected box
+// still matches, with a lower score; "close" grows with the time since the track was
+// last seen, so sparse sampling (--fps 1) still links a moving face. Faces
 // whose size differs too much from the track's never match. Unmatched faces start new
 // tracks; a track missed for longer than `memory_seconds` ends, so a face hidden for a
 // moment (a turned head, a missed detection) keeps its id.
@@ -20,6 +22,7 @@ namespace mien {
 struct TrackerOptions {
   float min_iou = 0.3f;           // overlap that continues a track
   float max_center_shift = 0.6f;  // else: centre within this many face sizes of the prediction
+  float max_speed = 1.0f;         // ... plus this many face sizes per second since last seen
   float max_size_ratio = 1.8f;    // face size (sqrt of area) may change at most by this factor
   double memory_seconds = 1.0;    // a track survives this long without a detection
   // An unmatched face covering this share of the smaller box of a face that continues a
@@ -31,9 +34,9 @@ struct Track {
   int id = 0;
   Detection box;  // latest matched box
   double first_time = 0, last_time = 0;
-  int64_t hits = 0;       // analysed frames in which the face was found
-  double area_sum = 0;    // sum of box areas over those frames (size x presence)
-  float vx = 0, vy = 0;   // centre velocity in pixels per second
+  int64_t hits = 0;      // analysed frames in which the face was found
+  double area_sum = 0;   // sum of box areas over those frames (size x presence)
+  float vx = 0, vy = 0;  // centre velocity in pixels per second
   bool alive = true;
 };
 
@@ -62,15 +65,11 @@ class FaceTracker {
         const float fs = face_size(faces[fi]);
         if (ts <= 0 || fs <= 0 || std::max(ts, fs) > opt_.max_size_ratio * std::min(ts, fs))
           continue;
-        const float overlap = iou(pred, faces[fi]);
-        float score = 0;
-        if (overlap >= opt_.min_iou) {
-          score = 1.f + overlap;  // any overlap match ranks above any distance match
-        } else {
-          const float dx = cx(pred) - cx(faces[fi]), dy = cy(pred) - cy(faces[fi]);
-          const float dist = std::sqrt(dx * dx + dy * dy) / std::max(ts, fs);
-          if (dist < opt_.max_center_shift) score = 1.f - dist / opt_.max_center_shift;
-        }
+        // People on video move erratically (a performer's head at 2 samples/s): the
+        // motion prediction helps on smooth motion, the last box on jerky motion.
+        const float reach = opt_.max_center_shift + opt_.max_speed * float(time - t.last_time);
+        const float score = std::max(match_score(pred, faces[fi], std::max(ts, fs), reach),
+                                     match_score(t.box, faces[fi], std::max(ts, fs), reach));
         if (score > 0) pairs.push_back({score, ti, fi});
       }
     }
@@ -104,6 +103,12 @@ class FaceTracker {
       ids[fi] = t.id;
     }
     return ids;
+  }
+
+  // Keeps tracks for at least `seconds` without a detection: with sparse sampling the
+  // memory must outlast the gap between analysed frames.
+  void ensure_memory(double seconds) {
+    opt_.memory_seconds = std::max(opt_.memory_seconds, seconds);
   }
 
   // Ends every live track (at a shot cut): the next faces start new tracks.
@@ -149,6 +154,18 @@ class FaceTracker {
   static float cx(const Detection& d) { return d.x + 0.5f * d.w; }
   static float cy(const Detection& d) { return d.y + 0.5f * d.h; }
   static float face_size(const Detection& d) { return std::sqrt(box_area(d)); }
+
+  // > 1 for an overlap match (IoU >= min_iou), in (0, 1) for a centre-distance match, 0 for
+  // no match: any overlap match ranks above any distance match.
+  // `reach`: the largest centre distance, in face sizes, that still matches.
+  float match_score(const Detection& expected, const Detection& face, float size,
+                    float reach) const {
+    const float overlap = iou(expected, face);
+    if (overlap >= opt_.min_iou) return 1.f + overlap;
+    const float dx = cx(expected) - cx(face), dy = cy(expected) - cy(face);
+    const float dist = std::sqrt(dx * dx + dy * dy) / size;
+    return dist < reach ? 1.f - dist / reach : 0.f;
+  }
 
   static Detection predict(const Track& t, double time) {
     Detection p = t.box;

@@ -41,15 +41,15 @@ struct VideoOptions {
   FrameSampler sampler;      // which frames to analyse (default: all)
   TrackerOptions tracker;
   SmoothingOptions smoothing;
-  float cut_threshold = 0.15f;  // shot-cut histogram distance that ends all tracks; 0: off
+  float cut_threshold = 0.17f;  // shot-cut histogram distance that ends all tracks; 0: off
 };
 
 struct TrackedFace {
   int track = 0;
-  FaceResult raw;                 // this frame's own result (box, probabilities, gender)
-  std::vector<float> emotion;     // smoothed emotion probabilities (pipeline label order)
-  int label = -1;                 // argmax of `emotion`
-  std::vector<float> gender;      // smoothed gender probabilities (empty without gender)
+  FaceResult raw;              // this frame's own result (box, probabilities, gender)
+  std::vector<float> emotion;  // smoothed emotion probabilities (pipeline label order)
+  int label = -1;              // argmax of `emotion`
+  std::vector<float> gender;   // smoothed gender probabilities (empty without gender)
   int gender_label = -1;
 };
 
@@ -83,6 +83,7 @@ class VideoAnalyzer {
     // With several frames in flight, each frame runs single-threaded.
     if (workers > 1) frame_opt.detect.threads = 1;
     const std::size_t capacity = std::size_t(2 * workers + 2);
+    tracker_.ensure_memory(1.5 * opt_.sampler.interval(video.info().fps));
 
     Queue q;
     FrameSampler sampler = opt_.sampler;
@@ -237,9 +238,8 @@ class VideoAnalyzer {
         if (t.raw.gender >= 0 && n_gender > 0) {
           // The pipeline reports the winning gender's probability; for the usual two
           // labels that is the whole distribution.
-          std::vector<float> g(n_gender, n_gender > 1 ? (1.f - t.raw.gender_score) /
-                                                            float(n_gender - 1)
-                                                      : 0.f);
+          std::vector<float> g(
+              n_gender, n_gender > 1 ? (1.f - t.raw.gender_score) / float(n_gender - 1) : 0.f);
           g[std::size_t(t.raw.gender)] = t.raw.gender_score;
           t.gender = gender_smooth_.update(t.track, g);
           t.gender_label = argmax(t.gender);

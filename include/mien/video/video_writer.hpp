@@ -35,9 +35,13 @@ class VideoWriter {
     so.pipe_stdin = true;
     std::shared_ptr<Log> log = log_;
     so.on_stderr_line = [log](const std::string& line) { log->add(line); };
-    ffmpeg_.start({ffmpeg, "-hide_banner", "-nostats", "-loglevel", "error", "-y", "-f",
-                   "rawvideo", "-pix_fmt", "rgb24", "-s", size, "-r", rate, "-i", "pipe:0", "-vf",
-                   "pad=ceil(iw/2)*2:ceil(ih/2)*2", "-pix_fmt", "yuv420p", path},
+    ffmpeg_.start({ffmpeg,      "-hide_banner", "-nostats",
+                   "-loglevel", "error",        "-y",
+                   "-f",        "rawvideo",     "-pix_fmt",
+                   "rgb24",     "-s",           size,
+                   "-r",        rate,           "-i",
+                   "pipe:0",    "-vf",          "pad=ceil(iw/2)*2:ceil(ih/2)*2",
+                   "-pix_fmt",  "yuv420p",      path},
                   std::move(so));
   }
   VideoWriter(const VideoWriter&) = delete;
@@ -73,8 +77,8 @@ class VideoWriter {
     ffmpeg_.close_stdin();
     const int code = ffmpeg_.wait();
     if (code != 0)
-      throw Error(path_ + ": ffmpeg failed to encode the video (exit code " +
-                  std::to_string(code) + ")" + log_->tail());
+      throw Error(path_ + ": ffmpeg failed to encode the video (exit code " + std::to_string(code) +
+                  ")" + log_->tail());
   }
 
   int64_t frames_written() const { return frames_; }
