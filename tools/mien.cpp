@@ -10,6 +10,7 @@
 #include "tools/cli/eval_command.hpp"
 #include "tools/cli/image_command.hpp"
 #include "tools/cli/model_commands.hpp"
+#include "tools/cli/video_command.hpp"
 
 namespace {
 
@@ -20,6 +21,7 @@ constexpr const char* kUsage =
     "\n"
     "commands:\n"
     "  image FILE|DIR   faces in photos with their emotion and gender\n"
+    "  video VIDEO      faces tracked through videos: emotion timeline, summary, drawing\n"
     "  info MODEL...    inputs, outputs, layers, parameters, MACs and metadata of models\n"
     "  check MODEL...   verify models against their embedded reference outputs\n"
     "  eval DATASET     accuracy of the emotion model(s) on a labelled set of faces\n"
@@ -47,6 +49,7 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (command == "image") return mien::cli::cmd_image(args);
+    if (command == "video") return mien::cli::cmd_video(args);
     if (command == "info") return mien::cli::cmd_info(args);
     if (command == "check") return mien::cli::cmd_check(args);
     if (command == "eval") return mien::cli::cmd_eval(args);

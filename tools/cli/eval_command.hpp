@@ -20,37 +20,9 @@
 #include "tools/cli/args.hpp"
 #include "tools/cli/json.hpp"
 #include "tools/cli/pipeline_options.hpp"
+#include "tools/cli/progress.hpp"
 
 namespace mien::cli {
-
-// A one-line progress bar on stderr, redrawn at most 10 times a second; silent unless
-// stderr is a terminal, so logs and pipes never get carriage returns.
-class ProgressBar {
- public:
-  explicit ProgressBar(bool enabled) : on_(enabled && isatty(2)) {}
-  void update(std::size_t done, std::size_t total) {
-    if (!on_ || total == 0) return;
-    const auto now = std::chrono::steady_clock::now();
-    if (done < total && now - last_ < std::chrono::milliseconds(100)) return;
-    last_ = now;
-    const int width = 30, filled = int(double(done) / double(total) * width);
-    const double s = std::chrono::duration<double>(now - start_).count();
-    std::fprintf(stderr, "\r[%s%s] %zu/%zu %3d%%  %.1f s",
-                 std::string(std::size_t(filled), '#').c_str(),
-                 std::string(std::size_t(width - filled), '.').c_str(), done, total,
-                 int(100.0 * double(done) / double(total)), s);
-    std::fflush(stderr);
-    drawn_ = true;
-  }
-  void finish() {
-    if (drawn_) std::fputs("\r\033[K", stderr);  // erase the bar: results follow cleanly
-    drawn_ = false;
-  }
-
- private:
-  bool on_, drawn_ = false;
-  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now(), last_{};
-};
 
 inline const char* status_name(SampleStatus s) {
   switch (s) {
@@ -325,11 +297,12 @@ inline int cmd_eval(const std::vector<std::string>& argv) {
 
   const auto t0 = std::chrono::steady_clock::now();
   const Dataset ds = read_dataset(args.positional()[0], dopt);
-  ProgressBar bar(true);
+  ProgressBar bar(true, "", "images");
   EvalResult r;
   try {
-    r = evaluate(pipeline, ds, eopt,
-                 [&](std::size_t done, std::size_t total) { bar.update(done, total); });
+    r = evaluate(pipeline, ds, eopt, [&](std::size_t done, std::size_t total) {
+      bar.update(int64_t(done), int64_t(total));
+    });
   } catch (...) {
     bar.finish();
     throw;

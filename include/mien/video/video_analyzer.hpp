@@ -1,0 +1,270 @@
+// The face pipeline over a video: decode, analyse, track, smooth, and hand each frame with
+// its tracked faces to the caller, in order.
+//
+// Three kinds of threads overlap the work: ffmpeg decodes in its own process; one reader
+// thread pulls frames from its pipe and decides which to analyse; `threads` workers each
+// run Pipeline::analyze on a whole frame (frames in parallel beat splitting the small
+// layers of one frame across cores); the calling thread puts results back in frame
+// order, tracks and smooths them and calls `on_frame` (drawing, encoding, writing). At
+// most `2 * threads + 2` frames are in flight, so memory stays bounded on long videos.
+//
+// If the stream breaks, every frame decoded before is still delivered to `on_frame`, and
+// then the error is thrown; the timeline and summary cover those frames.
+//
+//   mien::VideoAnalyzer analyzer(pipeline);
+//   mien::VideoReader video("clip.mp4");
+//   analyzer.run(video, [](const mien::VideoFrame& f, const mien::FrameResult& r) {...});
+//   for (const auto& e : analyzer.timeline()) ...
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <exception>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "mien/video/frames.hpp"
+#include "mien/video/shot_cut.hpp"
+#include "mien/video/smoothing.hpp"
+#include "mien/video/timeline.hpp"
+#include "mien/video/tracker.hpp"
+#include "mien/vision/pipeline.hpp"
+
+namespace mien {
+
+struct VideoOptions {
+  PipelineOptions pipeline;  // detection/classification settings for each frame
+  int threads = 1;           // frames analysed at the same time
+  FrameSampler sampler;      // which frames to analyse (default: all)
+  TrackerOptions tracker;
+  SmoothingOptions smoothing;
+  float cut_threshold = 0.17f;  // shot-cut histogram distance that ends all tracks; 0: off
+};
+
+struct TrackedFace {
+  int track = 0;
+  FaceResult raw;              // this frame's own result (box, probabilities, gender)
+  std::vector<float> emotion;  // smoothed emotion probabilities (pipeline label order)
+  int label = -1;              // argmax of `emotion`
+  std::vector<float> gender;   // smoothed gender probabilities (empty without gender)
+  int gender_label = -1;
+};
+
+struct FrameResult {
+  int64_t index = 0;
+  double time = 0;
+  // False for frames the sampler skipped: `faces` then repeats the last analysed frame's,
+  // so that drawn videos keep their boxes between samples.
+  bool analyzed = false;
+  std::vector<TrackedFace> faces;
+};
+
+class VideoAnalyzer {
+ public:
+  using FrameCallback = std::function<void(VideoFrame&, const FrameResult&)>;
+
+  explicit VideoAnalyzer(const Pipeline& pipeline, VideoOptions opt = {})
+      : pipeline_(pipeline),
+        opt_(opt),
+        tracker_(opt.tracker),
+        emotion_smooth_(opt.smoothing),
+        gender_smooth_(opt.smoothing),
+        cuts_(opt.cut_threshold) {
+    MIEN_CHECK(opt_.threads >= 1, "threads must be at least 1");
+  }
+
+  // Processes the whole stream. `on_frame` (may be empty) runs on the calling thread.
+  void run(VideoReader& video, const FrameCallback& on_frame = {}) {
+    const int workers = opt_.threads;
+    PipelineOptions frame_opt = opt_.pipeline;
+    // With several frames in flight, each frame runs single-threaded.
+    if (workers > 1) frame_opt.detect.threads = 1;
+    const std::size_t capacity = std::size_t(2 * workers + 2);
+    tracker_.ensure_memory(1.5 * opt_.sampler.interval(video.info().fps));
+
+    Queue q;
+    FrameSampler sampler = opt_.sampler;
+    std::thread reader([&] {
+      try {
+        for (;;) {
+          Item item;
+          {
+            std::unique_lock<std::mutex> lock(q.mutex);
+            q.cv.wait(lock, [&] { return q.in_flight < capacity || q.stop; });
+            if (q.stop) break;
+            ++q.in_flight;
+            if (!q.spare.empty()) {
+              item.frame.image = std::move(q.spare.back());
+              q.spare.pop_back();
+            }
+          }
+          if (!video.read(item.frame)) {
+            std::lock_guard<std::mutex> lock(q.mutex);
+            --q.in_flight;
+            break;
+          }
+          item.analyze = sampler.take(item.frame);
+          std::lock_guard<std::mutex> lock(q.mutex);
+          q.todo.push_back(std::move(item));
+          q.cv.notify_all();
+        }
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(q.mutex);
+        --q.in_flight;
+        q.error = std::current_exception();
+      }
+      std::lock_guard<std::mutex> lock(q.mutex);
+      q.input_done = true;
+      q.cv.notify_all();
+    });
+
+    std::vector<std::thread> pool;
+    for (int w = 0; w < workers; ++w)
+      pool.emplace_back([&] {
+        for (;;) {
+          Item item;
+          {
+            std::unique_lock<std::mutex> lock(q.mutex);
+            q.cv.wait(lock, [&] { return !q.todo.empty() || q.input_done || q.stop; });
+            if (q.stop || q.todo.empty()) return;
+            item = std::move(q.todo.front());
+            q.todo.pop_front();
+          }
+          if (item.analyze) {
+            try {
+              item.faces = pipeline_.analyze(item.frame.image, frame_opt);
+            } catch (...) {
+              item.error = std::current_exception();
+            }
+          }
+          std::lock_guard<std::mutex> lock(q.mutex);
+          const int64_t index = item.frame.index;
+          q.done.emplace(index, std::move(item));
+          q.cv.notify_all();
+        }
+      });
+
+    std::exception_ptr failure;
+    int64_t next = 0;
+    for (;;) {
+      Item item;
+      {
+        std::unique_lock<std::mutex> lock(q.mutex);
+        // Frames are numbered 0, 1, 2... so "nothing in flight" after the input ended
+        // means every frame was delivered.
+        q.cv.wait(lock, [&] { return q.done.count(next) || (q.input_done && q.in_flight == 0); });
+        auto it = q.done.find(next);
+        if (it == q.done.end()) break;  // all delivered
+        item = std::move(it->second);
+        q.done.erase(it);
+      }
+      try {
+        if (item.error) std::rethrow_exception(item.error);
+        deliver(item, on_frame);
+      } catch (...) {
+        failure = std::current_exception();
+      }
+      {
+        std::lock_guard<std::mutex> lock(q.mutex);
+        --q.in_flight;
+        if (q.spare.size() < capacity) q.spare.push_back(std::move(item.frame.image));
+        if (failure) q.stop = true;
+        q.cv.notify_all();
+      }
+      if (failure) break;
+      ++next;
+    }
+    // On failure the reader sees `stop` after at most one more frame (ffmpeg keeps the
+    // pipe fed); the VideoReader's owner ends ffmpeg.
+    reader.join();
+    for (std::thread& t : pool) t.join();
+    if (failure) std::rethrow_exception(failure);
+    if (q.error) std::rethrow_exception(q.error);
+  }
+
+  const FaceTracker& tracker() const { return tracker_; }
+  std::vector<TimelineEntry> timeline() const { return timeline_.entries(); }
+  const ClipSummaryBuilder& summary() const { return summary_; }
+  int64_t frames_decoded() const { return frames_decoded_; }
+  int64_t frames_analyzed() const { return frames_analyzed_; }
+  int64_t shot_cuts() const { return shot_cuts_; }
+  const Pipeline& pipeline() const { return pipeline_; }
+
+ private:
+  struct Item {
+    VideoFrame frame;
+    bool analyze = false;
+    std::vector<FaceResult> faces;
+    std::exception_ptr error;
+  };
+  struct Queue {
+    std::mutex mutex;
+    std::condition_variable cv;
+    std::deque<Item> todo;
+    std::map<int64_t, Item> done;
+    std::vector<Image> spare;  // frame buffers to reuse
+    std::size_t in_flight = 0;
+    bool input_done = false, stop = false;
+    std::exception_ptr error;
+  };
+
+  // In frame order, on the calling thread.
+  void deliver(Item& item, const FrameCallback& on_frame) {
+    ++frames_decoded_;
+    FrameResult r;
+    r.index = item.frame.index;
+    r.time = item.frame.time;
+    r.analyzed = item.analyze;
+    if (item.analyze) {
+      ++frames_analyzed_;
+      if (cuts_.is_cut(item.frame.image)) {
+        tracker_.end_all();
+        ++shot_cuts_;
+      }
+      std::vector<Detection> boxes;
+      for (const FaceResult& f : item.faces) boxes.push_back(f.face);
+      const std::vector<int> ids = tracker_.update(boxes, r.time);
+      const std::size_t n_gender = pipeline_.gender_labels().size();
+      for (std::size_t i = 0; i < item.faces.size(); ++i) {
+        if (ids[i] == 0) continue;  // a duplicate box of a tracked face
+        TrackedFace t;
+        t.track = ids[i];
+        t.raw = std::move(item.faces[i]);
+        t.emotion = emotion_smooth_.update(t.track, t.raw.emotion_scores);
+        t.label = argmax(t.emotion);
+        if (t.raw.gender >= 0 && n_gender > 0) {
+          // The pipeline reports the winning gender's probability; for the usual two
+          // labels that is the whole distribution.
+          std::vector<float> g(
+              n_gender, n_gender > 1 ? (1.f - t.raw.gender_score) / float(n_gender - 1) : 0.f);
+          g[std::size_t(t.raw.gender)] = t.raw.gender_score;
+          t.gender = gender_smooth_.update(t.track, g);
+          t.gender_label = argmax(t.gender);
+        }
+        timeline_.add(t.track, r.time, t.raw.face, t.emotion, t.gender);
+        summary_.add(t.track, t.emotion, t.gender_label, n_gender);
+        r.faces.push_back(std::move(t));
+      }
+      last_faces_ = r.faces;
+    } else {
+      r.faces = last_faces_;
+    }
+    if (on_frame) on_frame(item.frame, r);
+  }
+
+  const Pipeline& pipeline_;
+  VideoOptions opt_;
+  FaceTracker tracker_;
+  TrackSmoothers emotion_smooth_, gender_smooth_;
+  TimelineBuilder timeline_;
+  ClipSummaryBuilder summary_;
+  ShotCutDetector cuts_;
+  int64_t shot_cuts_ = 0;
+  std::vector<TrackedFace> last_faces_;
+  int64_t frames_decoded_ = 0, frames_analyzed_ = 0;
+};
+
+}  // namespace mien

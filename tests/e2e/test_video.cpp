@@ -1,0 +1,264 @@
+// `mien video` end to end on short videos made here from the fixture photos with ffmpeg
+// (nothing large is committed): stable track ids, a timeline covering every second, the
+// still photo's labels, sampling, drawing, stdin, and clear errors for broken input.
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "cli_util.hpp"
+#include "mien/video/frames.hpp"
+#include "mien/vision/image.hpp"
+#include "mien/vision/pipeline.hpp"
+#include "test_util.hpp"
+
+using namespace mien;
+using test::mien_cli;
+using test::quote;
+using test::run_command;
+using test::source_path;
+
+namespace {
+
+bool have_ffmpeg() {
+  return run_command("ffmpeg", "-version").status == 0;
+}
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+std::vector<std::vector<std::string>> read_csv(const std::string& path) {
+  std::vector<std::vector<std::string>> rows;
+  std::istringstream in(read_text(path));
+  std::string line;
+  while (std::getline(in, line)) {
+    std::vector<std::string> f;
+    std::stringstream ls(line);
+    std::string x;
+    while (std::getline(ls, x, ',')) f.push_back(x);
+    rows.push_back(f);
+  }
+  return rows;
+}
+
+std::size_t count(const std::string& s, const std::string& what) {
+  std::size_t n = 0;
+  for (std::size_t p = s.find(what); p != std::string::npos; p = s.find(what, p + 1)) ++n;
+  return n;
+}
+
+// Runs ffmpeg quietly; REQUIREs success.
+void ffmpeg(const std::string& args) {
+  const auto r = run_command("ffmpeg", "-v error -y " + args);
+  INFO(r.out);
+  REQUIRE(r.status == 0);
+}
+
+// A lossless 3-second, 10 frames/s video of one photo (decoded by mien and saved as PNG
+// first, so the video's pixels are exactly the still image's).
+struct StillVideo {
+  std::string dir, png, video;
+};
+StillVideo make_still_video(const std::string& name, const std::string& photo) {
+  StillVideo v;
+  v.dir = test::temp_dir(name);
+  v.png = v.dir + "/still.png";
+  v.video = v.dir + "/still.mkv";
+  save_image(load_image(source_path(photo)), v.png);
+  ffmpeg("-loop 1 -framerate 10 -t 3 -i " + quote(v.png) + " -c:v ffv1 -pix_fmt bgr0 " +
+         quote(v.video));
+  return v;
+}
+
+}  // namespace
+
+TEST_CASE("video: a still scene gives stable tracks, full timeline, the photo's labels") {
+  if (!have_ffmpeg()) {
+    MESSAGE("ffmpeg not installed: video tests skipped");
+    return;
+  }
+  const StillVideo v = make_still_video("video_still", "tests/data/scenes/faceapi_sample1.jpg");
+  const std::string json = v.dir + "/timeline.json", csv = v.dir + "/frames.csv";
+  const auto r = mien_cli("video --threads 2 --json " + quote(json) + " --csv " + quote(csv) + " " +
+                          quote(v.video));
+  INFO(r.out);
+  REQUIRE(r.status == 0);
+  CHECK(r.out.find("30 frames (30 analysed)") != std::string::npos);
+
+  // The still photo through the image pipeline.
+  const Pipeline pipeline = Pipeline::with_default_models();
+  const std::vector<FaceResult> still = pipeline.analyze(load_image(v.png));
+  REQUIRE(still.size() == 3);
+
+  // CSV: every frame has the 3 faces with track ids 1..3 for the whole clip, and each
+  // face's probabilities equal the photo's face at the same box.
+  const auto rows = read_csv(csv);
+  REQUIRE(rows.size() == 1 + 30 * 3);
+  const auto& header = rows[0];
+  CHECK(header[0] == "frame");
+  CHECK(header[8] == "p_" + pipeline.emotion_labels()[0]);
+  std::map<int, std::set<int>> frames_of_track;
+  std::map<int, int> label_of_track;
+  for (std::size_t i = 1; i < rows.size(); ++i) {
+    const auto& f = rows[i];
+    const int frame = std::stoi(f[0]), track = std::stoi(f[2]);
+    frames_of_track[track].insert(frame);
+    const float x = std::stof(f[3]), y = std::stof(f[4]);
+    const FaceResult* match = nullptr;
+    for (const FaceResult& s : still)
+      if (std::abs(s.face.x - x) < 0.1f && std::abs(s.face.y - y) < 0.1f) match = &s;
+    REQUIRE(match != nullptr);
+    for (std::size_t k = 0; k < match->emotion_scores.size(); ++k)
+      CHECK(std::stof(f[8 + k]) == doctest::Approx(match->emotion_scores[k]).epsilon(1e-4));
+    const std::string smoothed = f[8 + match->emotion_scores.size()];
+    CHECK(smoothed == pipeline.emotion_labels()[std::size_t(match->emotion)]);
+    if (label_of_track.count(track)) CHECK(label_of_track[track] == match->emotion);
+    label_of_track[track] = match->emotion;
+  }
+  REQUIRE(frames_of_track.size() == 3);
+  for (int id = 1; id <= 3; ++id) CHECK(frames_of_track[id].size() == 30);
+
+  // Timeline: one entry per track for each of the 3 seconds, with the photo's label.
+  const std::string tl = read_text(json);
+  CHECK(count(tl, "\"type\":\"emotion\"") == 9);
+  for (int s = 0; s < 3; ++s) CHECK(count(tl, "\"seconds\":" + std::to_string(s) + ".0,") == 3);
+  for (const auto& kv : label_of_track) {
+    const std::string cls = pipeline.emotion_labels()[std::size_t(kv.second)];
+    CHECK(count(tl, "\"class\":\"" + cls + "\",\"seconds\"") >= 3);
+  }
+  CHECK(count(tl, "\"gender\":") == 9);
+
+  // The library example prints the same timeline.
+  const auto ex =
+      run_command(std::string(MIEN_EXAMPLES_DIR) + "/example_video_timeline", quote(v.video));
+  INFO(ex.out);
+  CHECK(ex.status == 0);
+  CHECK(count(ex.out, "  track ") == 9);
+  CHECK(ex.out.find("main face: track") != std::string::npos);
+}
+
+TEST_CASE("video: moving faces in H.264 keep their ids; --draw keeps every frame") {
+  if (!have_ffmpeg()) return;
+  const std::string dir = test::temp_dir("video_pan");
+  const std::string png = dir + "/scene.png", video = dir + "/pan.mp4";
+  save_image(load_image(source_path("tests/data/scenes/faceapi_sample5.jpg")), png);
+  // A camera pan: the 560x400 window moves 27 px/s across the 5-face photo.
+  ffmpeg("-loop 1 -framerate 10 -t 3 -i " + quote(png) +
+         " -vf crop=560:400:x='min(t*27\\,80)':y=40 -c:v libx264 -pix_fmt yuv420p " + quote(video));
+  const std::string csv = dir + "/frames.csv", drawn = dir + "/drawn.mp4";
+  const auto r = mien_cli("video --threads 1 --csv " + quote(csv) + " --draw " + quote(drawn) +
+                          " --summary " + quote(dir + "/summary.csv") + " " + quote(video));
+  INFO(r.out);
+  REQUIRE(r.status == 0);
+  const auto rows = read_csv(csv);
+  std::map<int, int> hits;
+  for (std::size_t i = 1; i < rows.size(); ++i) hits[std::stoi(rows[i][2])] += 1;
+  CHECK(hits.size() == 5);
+  for (const auto& kv : hits) CHECK(kv.second == 30);
+  CHECK(r.out.find("5 tracks") != std::string::npos);
+
+  const auto probe = run_command("ffprobe",
+                                 "-v error -count_frames -select_streams v:0 "
+                                 "-show_entries stream=nb_read_frames,width,height "
+                                 "-of csv=p=0 " +
+                                     quote(drawn));
+  CHECK(probe.status == 0);
+  CHECK(probe.out.find("560,400,30") != std::string::npos);
+
+  const std::string summary = read_text(dir + "/summary.csv");
+  CHECK(summary.rfind("file,label\npan.mp4,", 0) == 0);
+  CHECK(count(summary, "\n") == 2);
+}
+
+TEST_CASE("video: sampling with --fps and --every, and standard input") {
+  if (!have_ffmpeg()) return;
+  const StillVideo v = make_still_video("video_sampling", "tests/data/scenes/astronaut.jpg");
+  const auto fps =
+      mien_cli("video --fps 2 --csv " + quote(v.dir + "/a.csv") + " " + quote(v.video));
+  CHECK(fps.status == 0);
+  CHECK(fps.out.find("30 frames (6 analysed)") != std::string::npos);
+  CHECK(read_csv(v.dir + "/a.csv").size() == 1 + 6);
+  const auto every = mien_cli("video --every 7 " + quote(v.video));
+  CHECK(every.out.find("30 frames (5 analysed)") != std::string::npos);
+  const auto piped =
+      mien_cli("video --json " + quote(v.dir + "/s.json") + " - < " + quote(v.video));
+  INFO(piped.out);
+  CHECK(piped.status == 0);
+  CHECK(piped.out.find("30 frames (30 analysed)") != std::string::npos);
+  CHECK(count(read_text(v.dir + "/s.json"), "\"type\":\"emotion\"") == 3);
+}
+
+TEST_CASE("video: broken, missing and non-video input give exit 1 and a message") {
+  if (!have_ffmpeg()) return;
+  const std::string dir = test::temp_dir("video_errors");
+  const std::string png = dir + "/scene.png";
+  save_image(load_image(source_path("tests/data/scenes/astronaut.jpg")), png);
+  // 6 s with a keyframe every 5 frames, then cut at 40%: ffmpeg decodes the first part
+  // and then the stream breaks.
+  const std::string full = dir + "/full.mp4";
+  ffmpeg("-loop 1 -framerate 10 -t 6 -i " + quote(png) +
+         " -vf scale=320:240 -c:v libx264 -g 5 -pix_fmt yuv420p -movflags +faststart " +
+         quote(full));
+  const std::string bytes = read_text(full);
+  std::ofstream(dir + "/cut.mp4", std::ios::binary) << bytes.substr(0, bytes.size() * 4 / 10);
+  std::ofstream(dir + "/moov_lost.mp4", std::ios::binary) << bytes.substr(bytes.size() / 2);
+  std::ofstream(dir + "/text.mp4") << "this is not a video\n";
+
+  const auto cut = mien_cli("video --csv " + quote(dir + "/cut.csv") + " --json " +
+                            quote(dir + "/cut.json") + " " + quote(dir + "/cut.mp4"));
+  INFO(cut.out);
+  CHECK(cut.status == 1);
+  CHECK(cut.out.find("cut.mp4") != std::string::npos);
+  // The frames decoded before the break are in the outputs.
+  const auto rows = read_csv(dir + "/cut.csv");
+  CHECK(rows.size() > 5);
+  CHECK(count(read_text(dir + "/cut.json"), "\"type\":\"emotion\"") >= 1);
+
+  for (const char* bad : {"moov_lost.mp4", "text.mp4", "missing.mp4"}) {
+    CAPTURE(bad);
+    const auto r = mien_cli("video " + quote(dir + "/" + bad));
+    CHECK(r.status == 1);
+    CHECK(r.out.find(bad) != std::string::npos);
+    CHECK(r.out.find("error") != std::string::npos);
+  }
+  const auto folder = mien_cli("video " + quote(dir));
+  CHECK(folder.status == 1);
+  const auto no_ffmpeg = mien_cli("video --ffmpeg /nonexistent/ffmpeg " + quote(full));
+  CHECK(no_ffmpeg.status == 1);
+  CHECK(no_ffmpeg.out.find("not found") != std::string::npos);
+  // Several videos: the good one is still processed and the exit status reports the bad.
+  const auto mixed = mien_cli("video --summary " + quote(dir + "/sum.csv") + " " +
+                              quote(dir + "/text.mp4") + " " + quote(full));
+  CHECK(mixed.status == 1);
+  CHECK(read_text(dir + "/sum.csv").find("full.mp4,") != std::string::npos);
+
+  CHECK(mien_cli("video").status == 2);
+  CHECK(mien_cli("video --fps 0 " + quote(full)).status == 2);
+  CHECK(mien_cli("video --fps 2 --every 3 " + quote(full)).status == 2);
+  CHECK(mien_cli("video --smoothing median " + quote(full)).status == 2);
+  CHECK(mien_cli("video --help").status == 0);
+}
+
+TEST_CASE("video: VideoReader reports size, rate, duration and timestamps") {
+  if (!have_ffmpeg()) return;
+  const StillVideo v = make_still_video("video_reader", "tests/data/scenes/astronaut.jpg");
+  VideoReader reader(v.video);
+  const Image still = load_image(v.png);
+  CHECK(reader.info().width == still.width);
+  CHECK(reader.info().height == still.height);
+  CHECK(reader.info().fps == doctest::Approx(10));
+  CHECK(reader.info().duration == doctest::Approx(3).epsilon(0.05));
+  VideoFrame f;
+  int n = 0;
+  while (reader.read(f)) {
+    CHECK(f.index == n);
+    CHECK(f.time == doctest::Approx(n * 0.1).epsilon(1e-3));
+    if (n == 17) CHECK(f.image.rgb == still.rgb);  // lossless: the exact pixels
+    ++n;
+  }
+  CHECK(n == 30);
+  CHECK_FALSE(reader.read(f));
+  CHECK_THROWS_AS(VideoReader(v.dir + "/nothing.mp4"), Error);
+}

@@ -1,0 +1,182 @@
+// The video logic without video files: tracking, smoothing, the per-second timeline, frame
+// sampling, shot cuts, and the parsing of ffmpeg's stream descriptions.
+#include <doctest/doctest.h>
+
+#include "mien/video/frames.hpp"
+#include "mien/video/shot_cut.hpp"
+#include "mien/video/smoothing.hpp"
+#include "mien/video/timeline.hpp"
+#include "mien/video/tracker.hpp"
+
+using namespace mien;
+
+namespace {
+Detection box(float x, float y, float size) {
+  Detection d;
+  d.x = x;
+  d.y = y;
+  d.w = d.h = size;
+  d.score = 0.9f;
+  return d;
+}
+}  // namespace
+
+TEST_CASE("tracker: moving faces keep their ids, in any detection order") {
+  FaceTracker tracker;
+  // Two faces moving towards each other at 60 px/s, sampled at 10 frames/s, detected in
+  // alternating order.
+  for (int i = 0; i < 30; ++i) {
+    const double t = i * 0.1;
+    const Detection a = box(100.f + 6.f * float(i), 100, 60);
+    const Detection b = box(400.f - 6.f * float(i), 110, 70);
+    const bool swap = i % 2 == 1;
+    const std::vector<int> ids =
+        tracker.update(swap ? std::vector<Detection>{b, a} : std::vector<Detection>{a, b}, t);
+    CHECK(ids[swap ? 1 : 0] == 1);
+    CHECK(ids[swap ? 0 : 1] == 2);
+  }
+  REQUIRE(tracker.tracks().size() == 2);
+  CHECK(tracker.tracks()[0].hits == 30);
+  CHECK(tracker.main_track() == 2);  // the larger face, present as long
+}
+
+TEST_CASE("tracker: a face missed briefly keeps its id; after the memory it gets a new one") {
+  TrackerOptions opt;
+  opt.memory_seconds = 1.0;
+  FaceTracker tracker(opt);
+  CHECK(tracker.update({box(50, 50, 40)}, 0.0) == std::vector<int>{1});
+  CHECK(tracker.update({}, 0.4).empty());
+  CHECK(tracker.update({box(52, 50, 40)}, 0.8) == std::vector<int>{1});
+  CHECK(tracker.update({box(54, 50, 40)}, 2.5) == std::vector<int>{2});  // 1.7 s later
+  // A face 2.5x the size at the same place is someone else (e.g. nearer the camera).
+  CHECK(tracker.update({box(30, 30, 100)}, 2.6) == std::vector<int>{3});
+}
+
+TEST_CASE("tracker: fast motion matches by distance; far faces start new tracks") {
+  FaceTracker tracker;
+  CHECK(tracker.update({box(100, 100, 50)}, 0.0) == std::vector<int>{1});
+  // Moved 28 px: IoU 0.28 is below 0.3, but the centre moved 0.56 face sizes (< 0.6).
+  CHECK(tracker.update({box(128, 100, 50)}, 0.1) == std::vector<int>{1});
+  // The track now predicts motion: 20 px further is matched by overlap with the prediction.
+  CHECK(tracker.update({box(148, 100, 50)}, 0.2) == std::vector<int>{1});
+  // 0.8 face sizes from the prediction: someone else.
+  FaceTracker fresh;
+  fresh.update({box(100, 100, 50)}, 0.0);
+  CHECK(fresh.update({box(140, 100, 50)}, 0.1) == std::vector<int>{2});
+  CHECK(tracker.update({box(400, 300, 50)}, 0.3) == std::vector<int>{2});
+}
+
+TEST_CASE("tracker: duplicate boxes of a tracked face are dropped; end_all at a cut") {
+  FaceTracker tracker;
+  CHECK(tracker.update({box(100, 100, 100)}, 0.0) == std::vector<int>{1});
+  // A second, larger box mostly covering the first face: id 0 (duplicate).
+  CHECK(tracker.update({box(102, 100, 100), box(120, 110, 140)}, 0.1) == std::vector<int>{1, 0});
+  tracker.end_all();
+  CHECK(tracker.update({box(102, 100, 100)}, 0.2) == std::vector<int>{2});
+  CHECK(tracker.tracks().size() == 2);
+}
+
+TEST_CASE("smoothing: window mean and EMA") {
+  ProbabilitySmoother w(parse_smoothing("window:2"));
+  CHECK(w.update({1, 0})[0] == doctest::Approx(1.0));
+  CHECK(w.update({0, 1})[0] == doctest::Approx(0.5));
+  CHECK(w.update({0, 1})[0] == doctest::Approx(0.0));
+  ProbabilitySmoother e(parse_smoothing("ema:0.25"));
+  CHECK(e.update({1, 0})[0] == doctest::Approx(1.0));
+  CHECK(e.update({0, 1})[0] == doctest::Approx(0.75));
+  CHECK(e.update({0, 1})[1] == doctest::Approx(0.4375));
+  SmoothingOptions def = parse_smoothing("window");
+  CHECK(def.window == 4);
+  CHECK_THROWS_AS(parse_smoothing("median"), Error);
+  CHECK_THROWS_AS(parse_smoothing("window:0"), Error);
+  CHECK_THROWS_AS(parse_smoothing("ema:1.5"), Error);
+  // Per track: separate histories.
+  TrackSmoothers s(parse_smoothing("window:4"));
+  s.update(1, {1, 0});
+  CHECK(s.update(2, {0, 1})[1] == doctest::Approx(1.0));
+}
+
+TEST_CASE("timeline: one entry per track per second, mean over the second") {
+  TimelineBuilder tl;
+  tl.add(1, 0.2, box(0, 0, 10), {0.8f, 0.2f}, {0.9f, 0.1f});
+  tl.add(1, 0.7, box(5, 0, 10), {0.4f, 0.6f}, {0.7f, 0.3f});
+  tl.add(2, 0.7, box(50, 0, 10), {0.1f, 0.9f}, {});
+  tl.add(1, 1.1, box(9, 0, 10), {0.1f, 0.9f}, {0.2f, 0.8f});
+  const std::vector<TimelineEntry> e = tl.entries();
+  REQUIRE(e.size() == 3);
+  CHECK(e[0].seconds == 0.0);
+  CHECK(e[0].track == 1);
+  CHECK(e[0].emotion == 0);
+  CHECK(e[0].score == doctest::Approx(0.6));
+  CHECK(e[0].box.x == 0.f);  // the first frame's box
+  CHECK(e[0].gender == 0);
+  CHECK(e[0].frames == 2);
+  CHECK(e[1].track == 2);
+  CHECK(e[1].gender == -1);
+  CHECK(e[2].seconds == 1.0);
+  CHECK(e[2].emotion == 1);
+  CHECK(e[2].gender == 1);
+
+  ClipSummaryBuilder sum;
+  sum.add(1, {0.8f, 0.2f}, 0, 2);
+  sum.add(1, {0.7f, 0.3f}, 0, 2);
+  sum.add(1, {0.1f, 0.9f}, 1, 2);
+  CHECK(sum.track(1)->dominant() == 0);
+  CHECK(sum.track(1)->share(0) == doctest::Approx(2.0 / 3));
+  CHECK(sum.track(1)->gender() == 0);
+  CHECK(sum.track(2) == nullptr);
+}
+
+TEST_CASE("frame sampling: --every and --fps follow frame timestamps") {
+  auto frame = [](int64_t i, double t) {
+    VideoFrame f;
+    f.index = i;
+    f.time = t;
+    return f;
+  };
+  FrameSampler every = FrameSampler::every(3);
+  int taken = 0;
+  for (int i = 0; i < 10; ++i) taken += every.take(frame(i, i / 30.0));
+  CHECK(taken == 4);  // 0, 3, 6, 9
+  // 2 per second from a 29.97 frames/s stream starting at 0.844 s (as the Hamilton clip).
+  FrameSampler fps = FrameSampler::per_second(2);
+  std::vector<int64_t> picked;
+  for (int i = 0; i < 60; ++i)
+    if (fps.take(frame(i, 0.844 + i / 29.97))) picked.push_back(i);
+  CHECK(picked == std::vector<int64_t>{0, 5, 20, 35, 50});
+  CHECK_THROWS_AS(FrameSampler::every(0), Error);
+  CHECK_THROWS_AS(FrameSampler::per_second(0), Error);
+}
+
+TEST_CASE("shot cuts: a new scene is a cut, small changes are not") {
+  Image dark(64, 48, Rgb{20, 30, 40}), bright(64, 48, Rgb{200, 180, 160});
+  Image dark_moved = dark;
+  for (int y = 10; y < 20; ++y)
+    for (int x = 10; x < 20; ++x) dark_moved.pixel(x, y)[0] = 220;  // 3% of the picture
+  ShotCutDetector cuts;
+  CHECK_FALSE(cuts.is_cut(dark));  // the first frame is never a cut
+  CHECK_FALSE(cuts.is_cut(dark_moved));
+  CHECK(cuts.last_distance() < 0.05f);
+  CHECK(cuts.is_cut(bright));
+  CHECK(cuts.last_distance() > 0.9f);
+  ShotCutDetector off(0);
+  off.is_cut(dark);
+  CHECK_FALSE(off.is_cut(bright));
+}
+
+TEST_CASE("ffmpeg stream descriptions") {
+  int w = 0, h = 0;
+  const std::string out =
+      "  Stream #0:0(und): Video: rawvideo (RGB[24] / 0x18424752), rgb24(pc, gbr/bt709/bt709, "
+      "progressive), 640x360 [SAR 1:1 DAR 16:9], q=2-31, 165722 kb/s, 29.97 fps, 29.97 tbn";
+  CHECK(detail::parse_size(out, w, h));
+  CHECK(w == 640);
+  CHECK(h == 360);
+  CHECK(detail::parse_rate(out, "fps") == doctest::Approx(29.97));
+  CHECK(detail::parse_rate("Stream #0:0: Video: h264, 1920x1080, 1k tbr", "tbr") ==
+        doctest::Approx(1000));
+  CHECK(detail::parse_rate("Stream #0:0: Video: h264, 1920x1080", "fps") == 0);
+  CHECK_FALSE(detail::parse_size("Video: rawvideo (RGB[24] / 0x18424752)", w, h));
+  CHECK(detail::parse_clock("00:01:02.50, start: 0.0") == doctest::Approx(62.5));
+  CHECK(detail::parse_clock("N/A") < 0);
+}

@@ -1,0 +1,310 @@
+// `mien video VIDEO...`: faces tracked through each video, their smoothed emotion and
+// gender, a per-second timeline (--json), per-frame rows (--csv), an annotated copy
+// (--draw), and a clip label per video (--summary file,label).
+#pragma once
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "mien/core/parallel.hpp"
+#include "mien/video/video_analyzer.hpp"
+#include "mien/video/video_writer.hpp"
+#include "mien/vision/annotate.hpp"
+#include "tools/cli/args.hpp"
+#include "tools/cli/json.hpp"
+#include "tools/cli/pipeline_options.hpp"
+#include "tools/cli/progress.hpp"
+
+namespace mien::cli {
+
+// A file opened for writing that reports failures as mien errors.
+class OutputFile {
+ public:
+  explicit OutputFile(const std::string& path) : path_(path), f_(std::fopen(path.c_str(), "w")) {
+    if (!f_) throw Error(path + ": cannot write: " + std::strerror(errno));
+  }
+  OutputFile(const OutputFile&) = delete;
+  OutputFile& operator=(const OutputFile&) = delete;
+  ~OutputFile() {
+    if (f_) std::fclose(f_);
+  }
+  void write(const std::string& s) { std::fwrite(s.data(), 1, s.size(), f_); }
+  void flush() { std::fflush(f_); }
+  void close() {
+    const bool bad = std::ferror(f_) != 0;
+    const int rc = std::fclose(f_);
+    f_ = nullptr;
+    if (bad || rc != 0) throw Error(path_ + ": writing failed");
+  }
+
+ private:
+  std::string path_;
+  std::FILE* f_;
+};
+
+inline std::string timeline_json(const std::vector<TimelineEntry>& entries, const Pipeline& p) {
+  std::string s = "[";
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    const TimelineEntry& e = entries[i];
+    char seconds[32];
+    std::snprintf(seconds, sizeof seconds, "%.1f", e.seconds);
+    s += std::string(i ? ",\n " : "\n ") + "{\"type\":\"emotion\",\"class\":" +
+         json_string(e.emotion >= 0 ? p.emotion_labels()[std::size_t(e.emotion)] : "") +
+         ",\"seconds\":" + seconds + ",\"object\":{\"track\":" + std::to_string(e.track) +
+         ",\"box\":[" + json_number(e.box.x, 6) + "," + json_number(e.box.y, 6) + "," +
+         json_number(e.box.w, 6) + "," + json_number(e.box.h, 6) +
+         "],\"score\":" + json_number(e.score, 4);
+    if (e.gender >= 0) s += ",\"gender\":" + json_string(p.gender_labels()[std::size_t(e.gender)]);
+    s += "}}";
+  }
+  return s + "\n]\n";
+}
+
+inline std::string csv_header(const Pipeline& p) {
+  std::string s = "frame,time,track,x,y,w,h,face_score";
+  for (const std::string& l : p.emotion_labels()) s += ",p_" + l;
+  s += ",smoothed_emotion";
+  if (p.has_gender()) s += ",gender,gender_score";
+  return s + "\n";
+}
+
+inline std::string csv_rows(const FrameResult& r, const Pipeline& p) {
+  std::string s;
+  char buf[160];
+  for (const TrackedFace& t : r.faces) {
+    const Detection& b = t.raw.face;
+    std::snprintf(buf, sizeof buf, "%lld,%.4f,%d,%.1f,%.1f,%.1f,%.1f,%.4f", (long long)r.index,
+                  r.time, t.track, double(b.x), double(b.y), double(b.w), double(b.h),
+                  double(b.score));
+    s += buf;
+    for (float v : t.raw.emotion_scores) {
+      std::snprintf(buf, sizeof buf, ",%.5f", double(v));
+      s += buf;
+    }
+    s += "," + p.emotion_labels()[std::size_t(t.label)];
+    if (p.has_gender()) {
+      if (t.raw.gender >= 0) {
+        std::snprintf(buf, sizeof buf, ",%.4f", double(t.raw.gender_score));
+        s += "," + p.gender_labels()[std::size_t(t.raw.gender)] + buf;
+      } else {
+        s += ",,";
+      }
+    }
+    s += "\n";
+  }
+  return s;
+}
+
+// Distribution as "neutral 54%  happy 30% ..." (largest first, shares >= 1%).
+inline std::string distribution_text(const TrackSummary& t, const Pipeline& p) {
+  std::vector<int> order(t.counts.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = int(i);
+  std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
+    return t.counts[std::size_t(a)] > t.counts[std::size_t(b)];
+  });
+  std::string s;
+  for (int k : order) {
+    const double share = t.share(k);
+    if (share < 0.01) continue;
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%s%s %.0f%%", s.empty() ? "" : "  ",
+                  p.emotion_labels()[std::size_t(k)].c_str(), share * 100);
+    s += buf;
+  }
+  return s;
+}
+
+inline void print_clip_summary(const std::string& file, const VideoInfo& info,
+                               const VideoAnalyzer& a, double seconds, const Pipeline& p) {
+  const auto& tracks = a.tracker().tracks();
+  std::printf(
+      "%s  %dx%d  %.2f fps  %lld frames (%lld analysed) in %.2f s: %.1f frames/s  %lld shot cut%s  "
+      "%zu track%s\n",
+      file.c_str(), info.width, info.height, info.fps, (long long)a.frames_decoded(),
+      (long long)a.frames_analyzed(), seconds,
+      seconds > 0 ? double(a.frames_decoded()) / seconds : 0.0, (long long)a.shot_cuts(),
+      a.shot_cuts() == 1 ? "" : "s", tracks.size(), tracks.size() == 1 ? "" : "s");
+  const int main_track = a.tracker().main_track();
+  for (const Track& t : tracks) {
+    const TrackSummary* s = a.summary().track(t.id);
+    if (!s) continue;
+    std::string gender;
+    if (s->gender() >= 0) gender = " " + p.gender_labels()[std::size_t(s->gender())];
+    std::printf("  %s %d%s: %lld frames, %.1f-%.1f s, %s\n",
+                t.id == main_track ? "main face: track" : "track", t.id, gender.c_str(),
+                (long long)s->frames, t.first_time, t.last_time, distribution_text(*s, p).c_str());
+  }
+  if (tracks.empty()) std::printf("  no faces found\n");
+}
+
+inline std::string output_path(const std::string& out, const std::string& input, bool many,
+                               const std::string& ext) {
+  if (!many) return out;
+  const std::string stem = input == "-" ? "stdin" : std::filesystem::path(input).stem().string();
+  return (std::filesystem::path(out) / (stem + ext)).string();
+}
+
+inline int cmd_video(const std::vector<std::string>& argv) {
+  ArgParser args("mien video [options] VIDEO...",
+                 "Track the faces through each video (a file ffmpeg reads, a camera such as\n"
+                 "/dev/video0, or - for standard input) with their smoothed emotion and gender,\n"
+                 "and print a summary per clip: the main face's dominant emotion and its share.\n"
+                 "With several videos, --json, --csv and --draw name folders.");
+  args.option("--json", "OUT", "per-second timeline: one entry per track per second (JSON)")
+      .option("--csv", "OUT", "per-frame rows: frame, time, track, box, all probabilities")
+      .option("--draw", "OUT", "annotated video: boxes, track ids, smoothed labels (e.g. out.mp4)")
+      .option("--summary", "OUT", "CSV of file,label for all videos (label: main face's emotion)")
+      .option("--fps", "F", "analyse about F frames per second of video")
+      .option("--every", "N", "analyse every Nth frame")
+      .option("--smoothing", "MODE", "window[:N] (mean of N frames) or ema[:ALPHA]", "window:4")
+      .option("--memory", "S",
+              "seconds a track survives without a detection (at least 1.5 sampling intervals)", "1")
+      .option("--cut-threshold", "D",
+              "colour-histogram jump 0..1 that counts as a shot cut and ends all tracks; 0: off",
+              "0.17")
+      .option("--threads", "N", "threads (default: every core)")
+      .flag("--tta", "average each face with its mirror image (test-time augmentation)")
+      .flag("--quiet", "no progress bar")
+      .option("--ffmpeg", "PATH", "the ffmpeg program", "ffmpeg");
+  add_model_options(args);
+  add_detect_options(args);
+  if (!args.parse(argv)) return 0;
+  const std::vector<std::string>& files = args.positional();
+  if (files.empty()) throw UsageError("mien video needs at least one video");
+  if (args.has("--fps") && args.has("--every"))
+    throw UsageError("--fps and --every cannot be combined");
+
+  VideoOptions vo;
+  vo.pipeline = pipeline_options(args);
+  vo.pipeline.flip_tta = args.has("--tta");
+  vo.threads = args.has("--threads") ? args.get_int("--threads", 1, 256) : hardware_threads();
+  vo.pipeline.detect.threads = vo.threads;
+  if (args.has("--fps"))
+    vo.sampler = FrameSampler::per_second(args.get_double("--fps", 0.01, 1000));
+  if (args.has("--every")) vo.sampler = FrameSampler::every(args.get_int("--every", 1, 1000000));
+  try {
+    vo.smoothing = parse_smoothing(args.get("--smoothing"));
+  } catch (const Error& e) {
+    throw UsageError(e.what());
+  }
+  vo.tracker.memory_seconds = args.get_double("--memory", 0, 3600);
+  vo.cut_threshold = float(args.get_double("--cut-threshold", 0, 1));
+  const std::string ffmpeg = args.get("--ffmpeg");
+  const bool many = files.size() > 1;
+  for (const char* opt : {"--json", "--csv", "--draw"}) {
+    if (!many || !args.has(opt)) continue;
+    std::error_code ec;
+    std::filesystem::create_directories(args.get(opt), ec);
+    if (!std::filesystem::is_directory(args.get(opt)))
+      throw Error(args.get(opt) + ": cannot create the output folder for " + opt);
+  }
+  std::unique_ptr<OutputFile> summary;
+  if (args.has("--summary")) {
+    summary = std::make_unique<OutputFile>(args.get("--summary"));
+    summary->write("file,label\n");
+    summary->flush();
+  }
+  const Pipeline pipeline = make_pipeline(args);
+  const bool progress = !args.has("--quiet");
+
+  int failures = 0;
+  for (const std::string& file : files) {
+    std::unique_ptr<VideoReader> reader;
+    try {
+      VideoReaderOptions ro;
+      ro.ffmpeg = ffmpeg;
+      reader = std::make_unique<VideoReader>(file, ro);
+    } catch (const Error& e) {
+      std::fprintf(stderr, "mien: error: %s\n", e.what());
+      ++failures;
+      continue;
+    }
+    const VideoInfo& info = reader->info();
+    VideoAnalyzer analyzer(pipeline, vo);
+    std::unique_ptr<OutputFile> csv;
+    std::unique_ptr<VideoWriter> draw;
+    std::string error;
+    const auto t0 = std::chrono::steady_clock::now();
+    ProgressBar bar(progress, std::filesystem::path(file).filename().string(), "frames");
+    try {
+      if (args.has("--csv")) {
+        csv = std::make_unique<OutputFile>(output_path(args.get("--csv"), file, many, ".csv"));
+        csv->write(csv_header(pipeline));
+      }
+      if (args.has("--draw"))
+        draw = std::make_unique<VideoWriter>(output_path(args.get("--draw"), file, many, ".mp4"),
+                                             info.width, info.height,
+                                             info.fps > 0 ? info.fps : 25.0, ffmpeg);
+      analyzer.run(*reader, [&](VideoFrame& frame, const FrameResult& r) {
+        if (csv && r.analyzed) {
+          csv->write(csv_rows(r, pipeline));
+          if (r.index % 64 == 0) csv->flush();
+        }
+        if (draw) {
+          for (const TrackedFace& t : r.faces) {
+            FaceResult shown = t.raw;  // the frame's box with the track's smoothed labels
+            shown.emotion = t.label;
+            shown.emotion_scores = t.emotion;
+            if (t.gender_label >= 0) {
+              shown.gender = t.gender_label;
+              shown.gender_score = t.gender[std::size_t(t.gender_label)];
+            }
+            annotate_face(frame.image, shown, pipeline, "#" + std::to_string(t.track));
+          }
+          draw->write(frame.image);
+        }
+        bar.update(r.index + 1, info.expected_frames());
+      });
+    } catch (const Error& e) {
+      error = e.what();
+    }
+    bar.finish();
+    // Whatever happened, write out what was processed.
+    try {
+      if (draw) draw->finish();
+    } catch (const Error& e) {
+      if (error.empty()) error = e.what();
+    }
+    try {
+      if (csv) csv->close();
+      if (args.has("--json")) {
+        OutputFile json(output_path(args.get("--json"), file, many, ".json"));
+        json.write(timeline_json(analyzer.timeline(), pipeline));
+        json.close();
+      }
+    } catch (const Error& e) {
+      if (error.empty()) error = e.what();
+    }
+    const double secs =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    print_clip_summary(file, info, analyzer, secs, pipeline);
+    std::fflush(stdout);
+    if (summary) {
+      const TrackSummary* main = analyzer.summary().track(analyzer.tracker().main_track());
+      const int label = main ? main->dominant() : -1;
+      if (label < 0)
+        std::fprintf(stderr, "mien: warning: %s: no face, empty label\n", file.c_str());
+      const std::string name = file == "-" ? "-" : std::filesystem::path(file).filename().string();
+      summary->write(name + "," +
+                     (label >= 0 ? pipeline.emotion_labels()[std::size_t(label)] : "") + "\n");
+      summary->flush();
+    }
+    if (!error.empty()) {
+      std::fprintf(stderr, "mien: error: %s\n", error.c_str());
+      if (analyzer.frames_decoded() > 0)
+        std::fprintf(stderr, "mien: the outputs hold the %lld frames processed before the error\n",
+                     (long long)analyzer.frames_decoded());
+      ++failures;
+    }
+  }
+  if (summary) summary->close();
+  return failures ? 1 : 0;
+}
+
+}  // namespace mien::cli
