@@ -13,9 +13,11 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "mien/core/parallel.hpp"
@@ -113,13 +115,20 @@ class FaceClassifier {
 
   // Runs task(i) for i in [0, tasks): across threads when there are enough tasks to keep
   // them all busy (each task's layers then run on its own thread), else one task after
-  // the other with the threads inside the layers. Tasks are claimed in index order, so
-  // put the costly ones first.
+  // the other with the threads inside the layers. Each thread takes the next task when it
+  // finishes one (tasks cost very different amounts: emotion vs gender), in index order,
+  // so put the costly ones first.
   template <typename Task>
   static void for_each_task(int64_t tasks, int threads, Task&& task) {
-    const int across = tasks >= 2 * int64_t(threads) ? threads : 1;
-    parallel_for(tasks, across, [&](int64_t begin, int64_t end) {
-      for (int64_t i = begin; i < end; ++i) task(i);
+    if (tasks < 2 * int64_t(threads)) {
+      for (int64_t i = 0; i < tasks; ++i) task(i);
+      return;
+    }
+    std::atomic<int64_t> next{0};
+    // One range per thread, each pulling tasks until none is left (a thread that starts
+    // late finds them taken).
+    parallel_for(threads, threads, [&](int64_t, int64_t) {
+      for (int64_t i = next++; i < tasks; i = next++) task(i);
     });
   }
 
@@ -163,6 +172,7 @@ class FaceClassifier {
     Worker(const Model& model, std::size_t floats) : session(model, 1), input(floats) {}
     Session session;
     std::vector<float> input;
+    std::thread::id user;  // the thread that ran it last
   };
 
   // fill(dst) writes the face's input tensor; runs it (and its mirror when `flip`).
@@ -191,11 +201,18 @@ class FaceClassifier {
       out[j] = flip ? 0.5f * (y.data[j] + y.data[k + j]) : y.data[j];
   }
 
+  // Prefers the worker this thread used last: its arena is still in this core's cache
+  // (handing workers around between threads made 5 faces at 2 threads ~10% slower).
   std::unique_ptr<Worker> lease() const {
+    const std::thread::id me = std::this_thread::get_id();
     {
       std::lock_guard<std::mutex> lock(workers_mutex_);
       if (!workers_.empty()) {
-        std::unique_ptr<Worker> w = std::move(workers_.back());
+        auto it = std::find_if(workers_.rbegin(), workers_.rend(),
+                               [&](const std::unique_ptr<Worker>& w) { return w->user == me; });
+        std::unique_ptr<Worker>& pick = it != workers_.rend() ? *it : workers_.back();
+        std::unique_ptr<Worker> w = std::move(pick);
+        pick = std::move(workers_.back());
         workers_.pop_back();
         return w;
       }
@@ -204,6 +221,7 @@ class FaceClassifier {
   }
   void give_back(std::unique_ptr<Worker> w) const {
     if (!w) return;
+    w->user = std::this_thread::get_id();
     std::lock_guard<std::mutex> lock(workers_mutex_);
     workers_.push_back(std::move(w));
   }
