@@ -26,8 +26,8 @@ constexpr const char* kUsage =
     "  check MODEL...   verify models against their embedded reference outputs\n"
     "  eval DATASET     accuracy of the emotion model(s) on a labelled set of faces\n"
     "\n"
-    "`mien COMMAND --help` describes each command. Environment: MIEN_ISA=scalar|avx2|auto\n"
-    "chooses the kernels (default: the best this CPU has).\n";
+    "`mien COMMAND --help` describes each command. Environment:\n"
+    "MIEN_ISA=scalar|avx2|avx512|auto chooses the kernels (default: the best this CPU has).\n";
 
 }  // namespace
 

@@ -15,12 +15,12 @@ namespace mien::cli {
 inline ModelOptions isa_options(const ArgParser& args) {
   ModelOptions o;
   const std::string isa = args.get("--isa");
-  if (isa == "scalar" || isa == "avx2") {
+  if (isa == "scalar" || isa == "avx2" || isa == "avx512") {
     o.force_isa = true;
-    o.isa = isa == "avx2" ? Isa::Avx2 : Isa::Scalar;
-    if (o.isa == Isa::Avx2 && !cpu_has_avx2()) throw Error("--isa avx2: this CPU lacks AVX2/FMA");
+    o.isa = isa == "avx512" ? Isa::Avx512 : isa == "avx2" ? Isa::Avx2 : Isa::Scalar;
+    if (!cpu_supports(o.isa)) throw Error("--isa " + isa + ": this CPU lacks it");
   } else if (isa != "auto") {
-    throw UsageError("--isa must be auto, scalar or avx2");
+    throw UsageError("--isa must be auto, scalar, avx2 or avx512");
   }
   return o;
 }
@@ -45,7 +45,7 @@ inline int cmd_info(const std::vector<std::string>& argv) {
   args.flag("--no-layers", "do not list the layers")
       .option("--size", "HxW", "input size used for shapes and MACs when the model accepts any",
               "256x256")
-      .option("--isa", "ISA", "kernels to load: auto, scalar or avx2", "auto");
+      .option("--isa", "ISA", "kernels to load: auto, scalar, avx2 or avx512", "auto");
   if (!args.parse(argv)) return 0;
   if (args.positional().empty()) throw UsageError("mien info needs a MODEL.mien");
   int fallback = 256;
@@ -102,7 +102,7 @@ inline int cmd_check(const std::vector<std::string>& argv) {
                  "the model's original runtime) and compare. Exit status 1 if any output differs\n"
                  "by more than the model's tolerance, or a model has no test vectors.");
   args.option("--threads", "N", "threads per inference", "1")
-      .option("--isa", "ISA", "kernels: auto, scalar or avx2", "auto");
+      .option("--isa", "ISA", "kernels: auto, scalar, avx2 or avx512", "auto");
   if (!args.parse(argv)) return 0;
   if (args.positional().empty()) throw UsageError("mien check needs a MODEL.mien");
   const int threads = args.get_int("--threads", 1, 256);
