@@ -20,14 +20,18 @@ std::atomic<long> g_allocations{0};
 }
 namespace mien::test {
 // For the other test files (test_parallel.cpp): operator new calls so far.
-long allocations() { return g_allocations.load(); }
+long allocations() {
+  return g_allocations.load();
+}
 }  // namespace mien::test
 void* operator new(std::size_t n) {
   ++g_allocations;
   if (void* p = std::malloc(n ? n : 1)) return p;
   throw std::bad_alloc();
 }
-void* operator new[](std::size_t n) { return operator new(n); }
+void* operator new[](std::size_t n) {
+  return operator new(n);
+}
 void* operator new(std::size_t n, std::align_val_t a) {
   ++g_allocations;
   const std::size_t al = std::size_t(a);
@@ -41,12 +45,24 @@ void* operator new(std::size_t n, std::align_val_t a, const std::nothrow_t&) noe
     return nullptr;
   }
 }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
-void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+void operator delete(void* p) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, std::size_t) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p, std::size_t) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, std::align_val_t) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, std::size_t, std::align_val_t) noexcept {
+  std::free(p);
+}
 
 namespace {
 
@@ -70,10 +86,18 @@ struct Arch {
   Shape input;
 };
 
-GraphDef make_xception() { return test::mini_xception(); }
-GraphDef make_se() { return test::se_resnet_block(); }
-GraphDef make_mobilenet() { return test::mobilenet_v1_block(); }
-GraphDef make_vgg() { return test::vgg_block(); }
+GraphDef make_xception() {
+  return test::mini_xception();
+}
+GraphDef make_se() {
+  return test::se_resnet_block();
+}
+GraphDef make_mobilenet() {
+  return test::mobilenet_v1_block();
+}
+GraphDef make_vgg() {
+  return test::vgg_block();
+}
 
 const Arch kArchs[] = {{"mini-xception", make_xception, Shape(2, 48, 48, 1)},
                        {"se-resnet-block", make_se, Shape(2, 16, 16, 32)},
@@ -183,6 +207,7 @@ TEST_CASE("steady-state runs allocate nothing; the arena reuses dead values") {
   }
   // The arena is smaller than keeping every value alive.
   Session s(model);
+  s.set_split_batches(false);  // plan the whole batch at once
   s.run(input.view());
   const auto shapes = model.infer_shapes({input.shape()});
   std::size_t all = 0;
@@ -196,15 +221,37 @@ TEST_CASE("sessions re-plan when the batch changes and reject wrong input shapes
   std::mt19937 rng(6);
   const Tensor one = test::random_tensor(Shape(1, 48, 48, 1), rng);
   Tensor three(Shape(3, 48, 48, 1));
-  for (int n = 0; n < 3; ++n)
-    std::copy(one.begin(), one.end(), three.begin() + n * one.size());
+  for (int n = 0; n < 3; ++n) std::copy(one.begin(), one.end(), three.begin() + n * one.size());
   const Tensor y1 = run_once(model, one);
   ConstTensorView y3 = s.run(three.view());
   REQUIRE(y3.shape.n == 3);
-  for (int n = 0; n < 3; ++n)
-    CHECK(test::max_abs_error(y3.data + n * 7, y1.data(), 7) <= 1e-6);
+  for (int n = 0; n < 3; ++n) CHECK(test::max_abs_error(y3.data + n * 7, y1.data(), 7) <= 1e-6);
   const Tensor wrong(Shape(1, 48, 48, 3));
   CHECK_THROWS_WITH_AS(s.run(wrong.view()), doctest::Contains("expects"), Error);
+}
+
+TEST_CASE("a batch run image by image equals the whole batch at once") {
+  std::mt19937 rng(8);
+  const Model xception(test::mini_xception());
+  const Model gender = Model::load(std::string(MIEN_SOURCE_DIR) + "/weights/gender.mien");
+  for (const Model* model : {&xception, &gender}) {
+    Shape shape = model->nominal_input_shapes(48).front();
+    shape.n = 5;
+    const Tensor input = test::random_tensor(shape, rng, 0.f, 1.f);
+    Session split(*model), whole(*model);
+    whole.set_split_batches(false);
+    const ConstTensorView a = split.run(input.view());
+    const std::vector<float> first(a.data, a.data + a.shape.size());
+    const ConstTensorView b = whole.run(input.view());
+    REQUIRE(a.shape == b.shape);
+    CHECK(split.arena_floats() == 0);  // it never planned the whole batch
+    CHECK(whole.arena_floats() > 0);
+    CHECK(test::max_abs_error(first.data(), b.data, std::size_t(b.shape.size())) <= 1e-6);
+    // Steady state allocates nothing on the per-image path either.
+    const long before = g_allocations.load();
+    for (int i = 0; i < 3; ++i) split.run(input.view());
+    CHECK(g_allocations.load() == before);
+  }
 }
 
 TEST_CASE("graph errors name the node") {
