@@ -234,6 +234,13 @@ TEST_CASE("video: broken, missing and non-video input give exit 1 and a message"
   CHECK(mixed.status == 1);
   CHECK(read_text(dir + "/sum.csv").find("full.mp4,") != std::string::npos);
 
+  // The encoder fails at once (no such folder): exit 1 and a message, and the decoder that
+  // is still writing frames is stopped instead of blocking on its full pipe.
+  const auto bad_draw =
+      mien_cli("video --draw " + quote(dir + "/no/such/folder/out.mp4") + " " + quote(full));
+  CHECK(bad_draw.status == 1);
+  CHECK(bad_draw.out.find("out.mp4") != std::string::npos);
+
   CHECK(mien_cli("video").status == 2);
   CHECK(mien_cli("video --fps 0 " + quote(full)).status == 2);
   CHECK(mien_cli("video --fps 2 --every 3 " + quote(full)).status == 2);

@@ -147,7 +147,7 @@ class VideoReader {
     lock.unlock();
     if (info_.width <= 0 || info_.height <= 0 ||
         int64_t(info_.width) * info_.height > opt.max_pixels) {
-      ffmpeg_.terminate();
+      ffmpeg_.stop();
       throw Error(source + ": unsupported frame size " + std::to_string(info_.width) + "x" +
                   std::to_string(info_.height));
     }
@@ -155,10 +155,7 @@ class VideoReader {
   }
 
   ~VideoReader() {
-    if (!finished_) {
-      ffmpeg_.terminate();
-      ffmpeg_.wait();
-    }
+    if (!finished_) ffmpeg_.stop();
   }
 
   const VideoInfo& info() const { return info_; }
@@ -205,8 +202,7 @@ class VideoReader {
   void close() {
     if (finished_) return;
     finished_ = true;
-    ffmpeg_.terminate();
-    ffmpeg_.wait();
+    ffmpeg_.stop();
   }
 
  private:

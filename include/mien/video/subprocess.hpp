@@ -173,9 +173,29 @@ class Subprocess {
 
   void close_stdin() { close_fd(stdin_fd_); }
 
-  // Asks the child to stop (SIGTERM), e.g. when the reader gives up early.
-  void terminate() {
-    if (pid_ > 0) ::kill(pid_, SIGTERM);
+  // Stops the child early (e.g. when the reader gives up) and waits for it. Our end of its
+  // stdout is closed first: a child blocked writing a full pipe then gets EPIPE at once,
+  // where SIGTERM alone leaves ffmpeg stuck in a restarted write(). SIGKILL follows if it
+  // has not exited after 2 s.
+  int stop() {
+    close_fd(stdout_fd_);
+    close_stdin();
+    if (pid_ > 0) {
+      ::kill(pid_, SIGTERM);
+      for (int i = 0; i < 200; ++i) {
+        int st = 0;
+        const pid_t r = ::waitpid(pid_, &st, WNOHANG);
+        if (r == pid_) {
+          pid_ = -1;
+          exit_code_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+          break;
+        }
+        if (r < 0 && errno != EINTR) break;
+        ::usleep(10000);
+      }
+      if (pid_ > 0) ::kill(pid_, SIGKILL);
+    }
+    return wait();
   }
 
   // Waits for the child and its stderr to end. Returns the exit code, or 128 + signal.
