@@ -12,8 +12,25 @@
 
 #include "mien/core/cpu.hpp"
 #include "mien/core/tensor.hpp"
+#include "mien/model/session.hpp"
 
 namespace mien::test {
+
+// Load options that pin the kernel set and switch the load-time graph rewrites.
+inline ModelOptions model_options(Isa isa, bool optimize) {
+  ModelOptions o;
+  o.force_isa = true;
+  o.isa = isa;
+  o.optimize = optimize;
+  return o;
+}
+
+// One run on a fresh Session, copied out.
+inline Tensor run_model(const Model& m, const Tensor& input, int threads = 1) {
+  Session s(m, threads);
+  const ConstTensorView out = s.run(input.view());
+  return Tensor(out.shape, out.data);
+}
 
 // Every ISA this CPU can run (scalar always), so a kernel test covers every path.
 inline std::vector<Isa> isas() {

@@ -12,20 +12,6 @@
 namespace mien {
 namespace {
 
-ModelOptions fusion_options(Isa isa, bool optimize) {
-  ModelOptions o;
-  o.force_isa = true;
-  o.isa = isa;
-  o.optimize = optimize;
-  return o;
-}
-
-Tensor run_model(const Model& m, const Tensor& input, int threads = 1) {
-  Session s(m, threads);
-  const ConstTensorView out = s.run(input.view());
-  return Tensor(out.shape, out.data);
-}
-
 int count_residual_convs(const Model& m) {
   int n = 0;
   for (const Step& st : m.steps())
@@ -68,17 +54,18 @@ TEST_CASE("residual add fuses into the 1x1 conv and matches the unfused graph") 
           act = Activation::prelu(test::random_vector(std::size_t(c), rng, 0.f, 0.5f));
         const GraphDef g = residual_graph(c, act, swap, tail, rng);
         const Tensor in = test::random_tensor(Shape(2, 9, 13, c), rng);
-        const Tensor expected = run_model(Model(g, fusion_options(Isa::Scalar, false)), in);
+        const Tensor expected =
+            test::run_model(Model(g, test::model_options(Isa::Scalar, false)), in);
         for (Isa isa : test::isas()) {
           CAPTURE(c);
           CAPTURE(act.name());
           CAPTURE(swap);
           CAPTURE(isa_name(isa));
-          const Model fused(g, fusion_options(isa, true));
+          const Model fused(g, test::model_options(isa, true));
           CHECK(count_residual_convs(fused) == (tail ? 2 : 1));
           for (const Step& st : fused.steps()) CHECK(std::string(st.op->type()) != "add");
           for (int threads : {1, 2}) {
-            const Tensor got = run_model(fused, in, threads);
+            const Tensor got = test::run_model(fused, in, threads);
             REQUIRE(got.shape() == expected.shape());
             CHECK(test::max_rel_error(got, expected) <= 1e-5);
           }
@@ -111,14 +98,14 @@ TEST_CASE("residual fusion handles broadcast residuals and leaves other adds alo
   const std::string a5 = b.add(p5, a4);
   const GraphDef graph = b.build({a5, p5});
   const Tensor in = test::random_tensor(Shape(3, 8, 8, c), rng);
-  Model ref(graph, fusion_options(Isa::Scalar, false));
+  Model ref(graph, test::model_options(Isa::Scalar, false));
   Session rs(ref, 1);
   const std::vector<ConstTensorView> expected = rs.run(std::vector<ConstTensorView>{in.view()});
   std::vector<Tensor> want;
   for (const ConstTensorView& v : expected) want.emplace_back(v.shape, v.data);
   for (Isa isa : test::isas()) {
     CAPTURE(isa_name(isa));
-    const Model fused(graph, fusion_options(isa, true));
+    const Model fused(graph, test::model_options(isa, true));
     CHECK(count_residual_convs(fused) == 2);  // p1 (broadcast residual) and p2 (conv smaller)
     int adds = 0;
     for (const Step& st : fused.steps()) adds += std::string(st.op->type()) == "add";
@@ -147,12 +134,12 @@ TEST_CASE("a batch norm after a fused residual conv is not folded into its weigh
   const std::string r = b.activation(n, Activation::relu());
   const GraphDef g = b.build({r});
   const Tensor in = test::random_tensor(Shape(1, 6, 6, c), rng);
-  const Tensor expected = run_model(Model(g, fusion_options(Isa::Scalar, false)), in);
+  const Tensor expected = test::run_model(Model(g, test::model_options(Isa::Scalar, false)), in);
   for (Isa isa : test::isas()) {
     CAPTURE(isa_name(isa));
-    const Model fused(g, fusion_options(isa, true));
+    const Model fused(g, test::model_options(isa, true));
     CHECK(count_residual_convs(fused) == 1);
-    CHECK(test::max_rel_error(run_model(fused, in), expected) <= 1e-5);
+    CHECK(test::max_rel_error(test::run_model(fused, in), expected) <= 1e-5);
   }
 }
 
@@ -164,8 +151,8 @@ TEST_CASE("shipped models: optimised graphs equal unoptimised ones on their test
     for (Isa isa : test::isas()) {
       CAPTURE(name);
       CAPTURE(isa_name(isa));
-      const Model plain = Model::load(path, fusion_options(isa, false));
-      const Model fast = Model::load(path, fusion_options(isa, true));
+      const Model plain = Model::load(path, test::model_options(isa, false));
+      const Model fast = Model::load(path, test::model_options(isa, true));
       REQUIRE(!plain.graph().tests.empty());
       const TestVector& tv = plain.graph().tests.front();
       REQUIRE(tv.inputs.size() == 1);

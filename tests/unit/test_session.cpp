@@ -66,20 +66,6 @@ void operator delete(void* p, std::size_t, std::align_val_t) noexcept {
 
 namespace {
 
-ModelOptions options(Isa isa, bool optimize) {
-  ModelOptions o;
-  o.force_isa = true;
-  o.isa = isa;
-  o.optimize = optimize;
-  return o;
-}
-
-Tensor run_once(const Model& m, const Tensor& input, int threads = 1) {
-  Session s(m, threads);
-  ConstTensorView out = s.run(input.view());
-  return Tensor(out.shape, out.data);
-}
-
 struct Arch {
   const char* name;
   GraphDef (*make)();
@@ -111,14 +97,14 @@ TEST_CASE("architectures run end to end: fused and AVX2 equal unfused scalar") {
   for (const Arch& a : kArchs) {
     CAPTURE(a.name);
     const Tensor input = test::random_tensor(a.input, rng);
-    const Model reference(a.make(), options(Isa::Scalar, false));
-    const Tensor expected = run_once(reference, input);
+    const Model reference(a.make(), test::model_options(Isa::Scalar, false));
+    const Tensor expected = test::run_model(reference, input);
     for (Isa isa : test::isas()) {
       CAPTURE(isa_name(isa));
-      const Model fast(a.make(), options(isa, true));
+      const Model fast(a.make(), test::model_options(isa, true));
       CHECK(fast.steps().size() <= reference.steps().size());
       for (int threads : {1, 2}) {
-        const Tensor got = run_once(fast, input, threads);
+        const Tensor got = test::run_model(fast, input, threads);
         REQUIRE(got.shape() == expected.shape());
         CHECK(test::max_rel_error(got, expected) <= 1e-5);
       }
@@ -135,8 +121,8 @@ TEST_CASE("architectures run end to end: fused and AVX2 equal unfused scalar") {
 }
 
 TEST_CASE("load-time fusion removes batch_norm and activation nodes") {
-  const Model unfused(test::mobilenet_v1_block(), options(Isa::Scalar, false));
-  const Model fused(test::mobilenet_v1_block(), options(Isa::Scalar, true));
+  const Model unfused(test::mobilenet_v1_block(), test::model_options(Isa::Scalar, false));
+  const Model fused(test::mobilenet_v1_block(), test::model_options(Isa::Scalar, true));
   int bn = 0, act = 0;
   for (const Step& s : fused.steps()) {
     bn += std::string(s.op->type()) == "batch_norm";
@@ -153,7 +139,7 @@ TEST_CASE("a model survives a .mien write/read round trip") {
   const Model a(g), b = Model::from_memory(bytes.data(), bytes.size(), "mem");
   std::mt19937 rng(5);
   const Tensor input = test::random_tensor(Shape(1, 48, 48, 1), rng);
-  const Tensor ya = run_once(a, input), yb = run_once(b, input);
+  const Tensor ya = test::run_model(a, input), yb = test::run_model(b, input);
   CHECK(test::max_abs_error(ya.data(), yb.data(), ya.size()) == 0.0);
 }
 
@@ -162,7 +148,7 @@ TEST_CASE("embedded test vectors: check passes on the truth and fails on a wrong
   std::mt19937 rng(8);
   TestVector tv;
   tv.inputs.emplace("x", test::random_tensor(Shape(1, 24, 24, 3), rng));
-  tv.outputs.emplace(g.outputs[0], run_once(Model(g), tv.inputs.at("x")));
+  tv.outputs.emplace(g.outputs[0], test::run_model(Model(g), tv.inputs.at("x")));
   g.tests.push_back(std::move(tv));
   CHECK(check_test_vectors(Model(g)).passed());
   g.tests[0].outputs.begin()->second.data()[3] += 0.01f;
@@ -175,7 +161,7 @@ TEST_CASE("two threads sharing one Model with their own Sessions agree bit for b
   const Model model(test::mini_xception());
   std::mt19937 rng(3);
   const Tensor input = test::random_tensor(Shape(1, 48, 48, 1), rng);
-  const Tensor expected = run_once(model, input);
+  const Tensor expected = test::run_model(model, input);
   std::vector<float> out[2];
   auto worker = [&](int t) {
     Session s(model);
@@ -222,7 +208,7 @@ TEST_CASE("sessions re-plan when the batch changes and reject wrong input shapes
   const Tensor one = test::random_tensor(Shape(1, 48, 48, 1), rng);
   Tensor three(Shape(3, 48, 48, 1));
   for (int n = 0; n < 3; ++n) std::copy(one.begin(), one.end(), three.begin() + n * one.size());
-  const Tensor y1 = run_once(model, one);
+  const Tensor y1 = test::run_model(model, one);
   ConstTensorView y3 = s.run(three.view());
   REQUIRE(y3.shape.n == 3);
   for (int n = 0; n < 3; ++n) CHECK(test::max_abs_error(y3.data + n * 7, y1.data(), 7) <= 1e-6);

@@ -31,6 +31,20 @@ inline bool has_no_activation(const NodeDef& n) {
   return n.attrs.get_string("activation", "none") == "none";
 }
 
+// Gives node `to` the activation `type` with the parameters (alpha, clip, PReLU slopes)
+// that node `from` carries, for the rewrites that fold an activation into its producer.
+inline void take_activation(GraphDef& g, NodeDef& to, const NodeDef& from,
+                            const std::string& type) {
+  to.attrs.set("activation", type);
+  if (from.attrs.has("alpha")) to.attrs.set("alpha", from.attrs.at("alpha"));
+  if (from.attrs.has("clip")) to.attrs.set("clip", from.attrs.at("clip"));
+  auto slopes = g.weights.find(from.name + "/slopes");
+  if (slopes != g.weights.end()) {
+    g.weights[to.name + "/slopes"] = slopes->second;
+    g.weights.erase(slopes);
+  }
+}
+
 inline bool fold_batch_norm(GraphDef& g, std::size_t producer, std::size_t bn) {
   NodeDef& p = g.nodes[producer];
   const NodeDef& b = g.nodes[bn];
@@ -63,14 +77,7 @@ inline bool fold_batch_norm(GraphDef& g, std::size_t producer, std::size_t bn) {
 inline bool fuse_activation(GraphDef& g, std::size_t producer, std::size_t act) {
   NodeDef& p = g.nodes[producer];
   const NodeDef& a = g.nodes[act];
-  p.attrs.set("activation", a.attrs.get_string("type"));
-  if (a.attrs.has("alpha")) p.attrs.set("alpha", a.attrs.at("alpha"));
-  if (a.attrs.has("clip")) p.attrs.set("clip", a.attrs.at("clip"));
-  auto slopes = g.weights.find(a.name + "/slopes");
-  if (slopes != g.weights.end()) {
-    g.weights[p.name + "/slopes"] = slopes->second;
-    g.weights.erase(slopes);
-  }
+  take_activation(g, p, a, a.attrs.get_string("type"));
   p.output = a.output;
   return true;
 }
@@ -101,14 +108,7 @@ inline bool fuse_residual(GraphDef& g, std::size_t conv, std::size_t add) {
   if (other == fused.output) return false;  // add(x, x)
   fused.inputs.push_back(other);
   fused.output = a.output;
-  fused.attrs.set("activation", a.attrs.get_string("activation", "none"));
-  if (a.attrs.has("alpha")) fused.attrs.set("alpha", a.attrs.at("alpha"));
-  if (a.attrs.has("clip")) fused.attrs.set("clip", a.attrs.at("clip"));
-  auto slopes = g.weights.find(a.name + "/slopes");
-  if (slopes != g.weights.end()) {
-    g.weights[fused.name + "/slopes"] = slopes->second;
-    g.weights.erase(slopes);
-  }
+  take_activation(g, fused, a, a.attrs.get_string("activation", "none"));
   g.nodes[add] = std::move(fused);
   g.nodes.erase(g.nodes.begin() + std::ptrdiff_t(conv));
   return true;
