@@ -288,9 +288,9 @@ int run_pipeline(const Args& a) {
     Tensor t(Shape(std::max<int>(1, int(faces.size())), ci.height, ci.width, ci.channels()));
     const int64_t per = int64_t(ci.height) * ci.width * ci.channels();
     for (std::size_t i = 0; i < faces.size(); ++i) {
-      const Detection b = c.crop_box(faces[i]);
-      crop_resize_to_tensor(img, b.x, b.y, b.w, b.h, ci.width, ci.height, ci.color, ci.scale.data(),
-                            ci.offset.data(), t.data() + int64_t(i) * per);
+      warp_crop_to_tensor(img, c.crop_window(faces[i]), ci.width, ci.height, ci.color,
+                          ci.scale.data(), ci.offset.data(), c.crop_geometry().fill,
+                          t.data() + int64_t(i) * per);
     }
     return t;
   };

@@ -156,9 +156,11 @@ inline std::string eval_json(const Dataset& ds, const EvalResult& r, const std::
       "{\"dataset\":" + json_string(ds.path) + ",\"format\":" + json_string(ds.format) +
       ",\"model\":" + json_string(model) + ",\"tta\":" + (tta ? "true" : "false") +
       ",\"images\":" + std::to_string(ds.samples.size() + std::size_t(ds.skipped_total())) +
+      ",\"attempted\":" + std::to_string(r.attempted()) +
       ",\"evaluated\":" + std::to_string(cm.total()) +
       ",\"correct\":" + std::to_string(cm.correct()) +
-      ",\"accuracy\":" + json_number(cm.accuracy()) +
+      ",\"accuracy\":" + json_number(r.accuracy_all()) +
+      ",\"accuracy_evaluated\":" + json_number(cm.accuracy()) +
       ",\"macro_f1\":" + json_number(cm.macro_f1()) +
       ",\"macro_precision\":" + json_number(cm.macro_precision()) +
       ",\"macro_recall\":" + json_number(cm.macro_recall()) +
@@ -207,13 +209,17 @@ inline void print_report(const Dataset& ds, const EvalResult& r, const std::stri
     out.push_back(std::to_string(u.second) + " labelled " + u.first +
                   " (not a label of the model)");
   for (const auto& s : ds.skipped) out.push_back(std::to_string(s.second) + " " + s.first);
-  if (r.unreadable) out.push_back(std::to_string(r.unreadable) + " unreadable");
-  if (r.no_face) out.push_back(std::to_string(r.no_face) + " without a detected face");
   if (!out.empty()) std::printf("left out    %s\n", mien::detail::join(out, "; ").c_str());
-  std::printf("accuracy    %.4f  (%lld/%lld)\n", cm.accuracy(),
+  // The headline counts every labelled image: no face and unreadable are wrong answers.
+  std::printf("accuracy    %.4f  (%lld/%lld; %lld without a detected face and %lld unreadable "
+              "count as wrong)\n",
+              r.accuracy_all(), static_cast<long long>(cm.correct()),
+              static_cast<long long>(r.attempted()), static_cast<long long>(r.no_face),
+              static_cast<long long>(r.unreadable));
+  std::printf("  of found  %.4f  (%lld/%lld images with a face)\n", cm.accuracy(),
               static_cast<long long>(cm.correct()), static_cast<long long>(cm.total()));
-  std::printf("macro-F1    %.4f\n", cm.macro_f1());
-  std::printf("mean recall %.4f  (balanced accuracy)\n", cm.macro_recall());
+  std::printf("macro-F1    %.4f  (classes with test images; of found)\n", cm.macro_f1());
+  std::printf("mean recall %.4f  (balanced accuracy; of found)\n", cm.macro_recall());
   std::printf("time        %.2f s  (%.0f images/s)\n\n", seconds,
               seconds > 0 ? double(cm.total()) / seconds : 0.0);
   int w = 9;
@@ -248,15 +254,26 @@ inline int cmd_eval(const std::vector<std::string>& argv) {
                  "    in --images) or a FERPlus label.csv (images beside it). The label is the\n"
                  "    emotion with the most votes; ties and 'unknown'/'not a face' are left out;\n"
                  "  - a CSV of image,label rows, image paths relative to the CSV.\n"
-                 "Images of at most 96 pixels a side are face crops; larger images go through\n"
-                 "the face detector and its largest face is classified. Labels the model cannot\n"
-                 "predict (e.g. FER+ contempt) are reported and left out of the metrics.\n"
+                 "Images go through the face detector and the largest face is classified,\n"
+                 "except face crops (--crops): FER-2013 CSV and FER+ are crops by definition.\n"
+                 "The accuracy counts every labelled image: one without a detected face or that\n"
+                 "cannot be read is wrong (the second line gives the accuracy over the found\n"
+                 "faces). Labels the model cannot predict (e.g. FER+ contempt) are reported and\n"
+                 "left out of the metrics.\n"
                  "The gender model is not used (--gender and --no-gender are ignored).");
   args.option("--format", "F", "dataset format: auto, folders, fer2013, ferplus or csv", "auto")
       .option("--usage", "SET",
               "FER-2013/FER+: only rows of this Usage (Training, PublicTest, PrivateTest)")
       .option("--images", "DIR", "FER+/CSV: folder the image names are relative to")
-      .flag("--crops", "every image is a face crop: never run the detector")
+      .option("--crops", "MODE",
+              "which images are face crops, classified whole: all (also plain --crops),\n"
+              "                          auto (at most 96 pixels a side), off, or dataset (all\n"
+              "                          for FER-2013 CSV and FER+, else off)",
+              "dataset")
+      .option("--ferplus-rule", "RULE",
+              "FER+ votes -> label: majority (FERPlus's: single votes dropped, the top needs\n"
+              "                          more than half) or plurality (most votes)",
+              "majority")
       .option("--batch", "N", "face crops per classifier run", "64")
       .flag("--json", "print the results as one JSON object")
       .option("--predictions", "OUT.csv", "write each image's label, prediction and scores")
@@ -264,10 +281,19 @@ inline int cmd_eval(const std::vector<std::string>& argv) {
   add_model_options(args);
   add_detect_options(args);
   add_run_options(args);
-  if (!args.parse(argv)) return 0;
+  // `--crops` alone (as in earlier versions) means every image; `--crops MODE` picks one.
+  std::vector<std::string> av = argv;
+  for (std::size_t i = 0; i < av.size(); ++i)
+    if (av[i] == "--crops") {
+      const bool mode_follows = i + 1 < av.size() && (av[i + 1] == "all" || av[i + 1] == "auto" ||
+                                                      av[i + 1] == "off" || av[i + 1] == "dataset");
+      if (!mode_follows) av[i] = "--crops=all";
+    }
+  if (!args.parse(av)) return 0;
   if (args.positional().size() != 1) throw UsageError("mien eval needs one DATASET");
 
   DatasetOptions dopt;
+  CropsMode eopt_crops = CropsMode::Dataset;
   try {
     dopt.format = parse_dataset_format(args.get("--format"));
   } catch (const Error& e) {
@@ -275,10 +301,16 @@ inline int cmd_eval(const std::vector<std::string>& argv) {
   }
   dopt.usage = args.get("--usage");
   dopt.images_dir = args.get("--images");
+  try {
+    dopt.ferplus_rule = parse_ferplus_rule(args.get("--ferplus-rule"));
+    eopt_crops = parse_crops_mode(args.get("--crops"));
+  } catch (const Error& e) {
+    throw UsageError(e.what());
+  }
   if (args.has("--usage") && dopt.usage.empty()) throw UsageError("--usage needs a value");
   EvalOptions eopt;
   eopt.pipeline = pipeline_options(args);
-  eopt.crops = args.has("--crops");
+  eopt.crops = eopt_crops;
   eopt.threads = args.get_int("--threads", 1, 256);
   eopt.batch = args.get_int("--batch", 1, 4096);
   const std::string confusion = args.get("--confusion");
@@ -292,8 +324,7 @@ inline int cmd_eval(const std::vector<std::string>& argv) {
   ArgParser margs = args;
   margs.parse({"--no-gender"});
   const Pipeline pipeline = make_pipeline(margs);
-  const std::string model =
-      args.has("--emotion") ? args.get("--emotion") : std::string("built-in emotion model");
+  const std::string model = emotion_description(args);
 
   const auto t0 = std::chrono::steady_clock::now();
   const Dataset ds = read_dataset(args.positional()[0], dopt);
@@ -326,9 +357,9 @@ inline int cmd_eval(const std::vector<std::string>& argv) {
   if (args.has("--predictions")) write_predictions(args.get("--predictions"), ds, r);
   if (!confusion.empty()) {
     const ConfusionMatrix& cm = r.confusion;
-    const std::string title = "accuracy " + detail::fixed(100 * cm.accuracy(), 1) +
+    const std::string title = "accuracy " + detail::fixed(100 * r.accuracy_all(), 1) +
                               "%   macro-F1 " + detail::fixed(cm.macro_f1(), 3) + "   N " +
-                              std::to_string(cm.total());
+                              std::to_string(r.attempted());
     const std::string sub = ds.path + " (" + ds.format + ")  |  " + model +
                             (eopt.pipeline.flip_tta ? " + flip TTA" : "");
     save_image(draw_confusion(cm, title, sub), confusion);

@@ -157,21 +157,33 @@ def pick(outs, name):
     raise tfjs_to_mien.ConversionError(f"reference outputs {sorted(outs)} lack '{name}'")
 
 
-# Crop of a detected face for each classifier (FaceClassifier: square side = crop.scale x
-# the BlazeFace box's longer side, centre shifted by crop.shift_y x box height).
-# emotion: measured by running BlazeFace on FER-2013 PublicTest crops (every 7th image,
-# 509 of 512 found): box side / crop side median 0.662, box centre 0.067 box heights below
-# the crop centre -> scale 1/0.662 = 1.5, shift -0.07. gender: IMDB crops are loose; on
-# 16 faces of two group photos (15 men) "man" rises from 7/16 at 1.0 to 16/16 at 1.8.
-# face_expression: face-api crops its own detector's boxes tightly; 1.2 (not measured).
-CROPS = {"emotion_big_xception": (1.5, -0.07), "gender_mini_xception": (1.8, 0.0),
-         "faceapi_face_expression": (1.2, 0.0)}
+# Crop of a detected face for each classifier (include/mien/vision/face_crop.hpp: window
+# side = crop.scale x the BlazeFace box's longer side, centre shifted by crop.shift_y x box
+# height, rotated so the eyes are level with crop.align "eyes", border replicated with
+# crop.fill "edge"). emotion and face_expression: chosen on wild-dev with
+# tools/tune/tune_faces.cpp + analyze.py (boxes from the pipeline's detector, including its
+# zoomed-out pass): accuracy over crop.scale peaks at 1.1-1.2 (emotion) and 1.2-1.3
+# (face_expression); a vertical shift, landmark centring or a non-square window did not help;
+# edge fill beats black by 2 (face_expression) to 7 (emotion) points. gender: IMDB crops are
+# loose; on 16 faces of two group photos (15 men) "man" rises from 7/16 at 1.0 to 16/16 at
+# 1.8 (no gender labels on wild-dev: fill and alignment follow the emotion models unmeasured).
+# weights/README.md, "Crop geometry", has the tables.
+CROPS = {"emotion_big_xception": (1.15, 0.0, "eyes", "edge"),
+         "gender_mini_xception": (1.8, 0.0, "eyes", "edge"),
+         "faceapi_face_expression": (1.25, 0.0, "eyes", "edge")}
+
+
+def crop_meta(name):
+    """The crop.* metadata of a classifier ({} for models without a crop)."""
+    crop = CROPS.get(name)
+    if not crop:
+        return {}
+    return {"crop.scale": crop[0], "crop.shift_y": crop[1], "crop.align": crop[2],
+            "crop.fill": crop[3]}
 
 
 def common_meta(name, task, source, license_, labels, color, size, scale, offset, resize, tool):
-    crop = CROPS.get(name)
-    extra = {"crop.scale": crop[0], "crop.shift_y": crop[1]} if crop else {}
-    return {**extra,
+    return {**crop_meta(name),
         "model.name": name, "model.task": task, "model.source": source,
         "model.license": license_, "model.labels": labels, "model.converter":
         CONVERTER.format(tool=tool), "input.color": color, "input.height": size,

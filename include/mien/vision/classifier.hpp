@@ -7,9 +7,12 @@
 // and a face's scores never depend on the other faces or on the thread count. Batch 1 is
 // no slower per face than a batch of 5 (its activations stay in cache).
 //
-// Metadata: model.labels, input.* (model_input.hpp), crop.scale (side of the square crop
-// as a multiple of the detector box's longer side; default 1.0), crop.shift_y (vertical
-// shift of the crop centre as a fraction of the box height; default 0).
+// Metadata: model.labels, input.* (model_input.hpp), and the crop (face_crop.hpp):
+// crop.scale (window side as a multiple of the detector box's longer side; default 1.0),
+// crop.shift_y (window centre below the box centre, in box heights; default 0),
+// crop.aspect (width / height; default 1), crop.align ("eyes": rotate so the eyes are
+// level; default "none"), crop.fill ("edge": replicate the border where the window leaves
+// the photo; default "black"). weights/README.md gives the measurements behind each value.
 #pragma once
 
 #include <algorithm>
@@ -23,6 +26,7 @@
 #include "mien/core/parallel.hpp"
 #include "mien/model/session_pool.hpp"
 #include "mien/vision/detection.hpp"
+#include "mien/vision/face_crop.hpp"
 #include "mien/vision/image.hpp"
 #include "mien/vision/model_input.hpp"
 
@@ -41,9 +45,20 @@ class FaceClassifier {
       const Metadata& m = model.metadata();
       labels_ = m.get_strings("model.labels");
       task_ = m.get_string("model.task", "");
-      crop_scale_ = float(m.get_float("crop.scale", 1.0));
-      crop_shift_y_ = float(m.get_float("crop.shift_y", 0.0));
-      MIEN_CHECK(crop_scale_ > 0.1f && crop_scale_ < 10.f, "crop.scale out of range");
+      crop_.scale = float(m.get_float("crop.scale", 1.0));
+      crop_.shift_y = float(m.get_float("crop.shift_y", 0.0));
+      crop_.aspect = float(m.get_float("crop.aspect", 1.0));
+      MIEN_CHECK(crop_.scale > 0.1f && crop_.scale < 10.f, "crop.scale ", crop_.scale,
+                 " is outside 0.1..10");
+      MIEN_CHECK(crop_.shift_y > -2.f && crop_.shift_y < 2.f, "crop.shift_y ", crop_.shift_y,
+                 " is outside -2..2");
+      MIEN_CHECK(crop_.aspect > 0.2f && crop_.aspect < 5.f, "crop.aspect ", crop_.aspect,
+                 " is outside 0.2..5");
+      const std::string align = m.get_string("crop.align", "none");
+      MIEN_CHECK(align == "none" || align == "eyes", "crop.align '", align,
+                 "' is not 'none' or 'eyes'");
+      crop_.align = align == "eyes";
+      crop_.fill = parse_border_fill(m.get_string("crop.fill", "black"));
       MIEN_CHECK(model.output_values().size() == 1, "a classifier must have one output");
       const auto shapes = model.infer_shapes(model.nominal_input_shapes());
       const Shape out = shapes[std::size_t(model.output_values()[0])];
@@ -60,15 +75,9 @@ class FaceClassifier {
   const std::vector<std::string>& labels() const { return labels_; }
   const std::string& task() const { return task_; }
 
-  // The square crop (image pixels) this classifier reads for a detected face.
-  Detection crop_box(const Detection& face) const {
-    const float side = std::max(face.w, face.h) * crop_scale_;
-    Detection c = face;
-    c.x = face.x + face.w / 2 - side / 2;
-    c.y = face.y + face.h / 2 + crop_shift_y_ * face.h - side / 2;
-    c.w = c.h = side;
-    return c;
-  }
+  const CropGeometry& crop_geometry() const { return crop_; }
+  // The window (image pixels, possibly rotated) this classifier reads for a detected face.
+  CropWindow crop_window(const Detection& face) const { return mien::crop_window(face, crop_); }
 
   // One probability vector per face. `flip` averages with the mirrored crop (test-time
   // augmentation). `threads`: faces in parallel when there are several, else inside layers.
@@ -95,11 +104,11 @@ class FaceClassifier {
   // nothing once this thread count has been used as often concurrently before.
   void classify_face(const Image& img, const Detection& face, bool flip, int threads,
                      float* out) const {
-    const Detection c = crop_box(face);
+    const CropWindow win = crop_window(face);
     run_one(
         [&](float* dst) {
-          crop_resize_to_tensor(img, c.x, c.y, c.w, c.h, input_.width, input_.height, input_.color,
-                                input_.scale.data(), input_.offset.data(), dst);
+          warp_crop_to_tensor(img, win, input_.width, input_.height, input_.color,
+                              input_.scale.data(), input_.offset.data(), crop_.fill, dst);
         },
         flip, threads, out);
   }
@@ -232,7 +241,7 @@ class FaceClassifier {
   InputSpec input_;
   std::vector<std::string> labels_;
   std::string task_;
-  float crop_scale_ = 1.f, crop_shift_y_ = 0.f;
+  CropGeometry crop_;
 };
 
 }  // namespace mien

@@ -54,6 +54,9 @@ struct LabelledImage {
 struct Dataset {
   std::string path;    // as given
   std::string format;  // human-readable, e.g. "FER-2013 CSV"
+  // Every image is a face crop by the format's definition (FER-2013 CSV, FER+): what
+  // CropsMode::Dataset follows.
+  bool face_crops = false;
   std::vector<LabelledImage> samples;
   // Entries left out while reading, by reason, in the order the reasons were first met.
   std::vector<std::pair<std::string, int64_t>> skipped;
@@ -84,10 +87,24 @@ inline DatasetFormat parse_dataset_format(const std::string& s) {
   throw_error("unknown dataset format '", s, "' (expected auto, folders, fer2013, ferplus or csv)");
 }
 
+// How FER+ votes become one label:
+// - Majority (FERPlus's own "majority" mode, the default): single votes are dropped as
+//   noise, then the top emotion must hold more than half of the remaining votes;
+// - Plurality: the emotion with the most votes (ties left out).
+// Either way a top vote of "unknown" or "not a face" leaves the row out.
+enum class FerPlusRule { Majority, Plurality };
+
+inline FerPlusRule parse_ferplus_rule(const std::string& s) {
+  if (s == "majority") return FerPlusRule::Majority;
+  if (s == "plurality") return FerPlusRule::Plurality;
+  throw Error("unknown FER+ rule '" + s + "' (expected majority or plurality)");
+}
+
 struct DatasetOptions {
   DatasetFormat format = DatasetFormat::Auto;
   std::string usage;       // FER-2013/FER+ Usage to keep (case-insensitive); "" keeps all
   std::string images_dir;  // FER+ and image,label CSV: where image paths are relative to
+  FerPlusRule ferplus_rule = FerPlusRule::Majority;
 };
 
 // The FER+ vote order (fer2013new.csv columns after Usage and Image name).
@@ -97,17 +114,23 @@ inline const std::vector<std::string>& ferplus_columns() {
   return c;
 }
 
-// The label a FER+ row's 10 votes (ferplus_columns order) stand for: the emotion with the
-// most votes, canonical. `excluded` names why there is none: a tie for the top, a top vote
-// of "unknown" or "not a face", or no votes at all.
+// The label a FER+ row's 10 votes (ferplus_columns order) stand for, canonical, or
+// `excluded` naming why there is none.
 struct FerPlusVote {
   std::string label, excluded;
 };
 
-inline FerPlusVote ferplus_majority(const int64_t (&votes)[10]) {
+inline FerPlusVote ferplus_label(const int64_t (&raw)[10], FerPlusRule rule) {
+  int64_t votes[10], sum = 0;
+  for (int i = 0; i < 10; ++i) {
+    votes[i] = rule == FerPlusRule::Majority && raw[i] <= 1 ? 0 : std::max<int64_t>(0, raw[i]);
+    sum += votes[i];
+  }
   int64_t top = 0;
   for (int64_t v : votes) top = std::max(top, v);
-  if (top <= 0) return {"", "FER+ row without votes"};
+  if (top <= 0)
+    return {"", rule == FerPlusRule::Majority ? "FER+ row without a vote of 2 or more"
+                                              : "FER+ row without votes"};
   int best = -1, tied = 0;
   for (int i = 0; i < 10; ++i)
     if (votes[i] == top) {
@@ -117,6 +140,8 @@ inline FerPlusVote ferplus_majority(const int64_t (&votes)[10]) {
   if (tied > 1) return {"", "FER+ top votes tied"};
   if (best == 8) return {"", "FER+ top vote 'unknown'"};
   if (best == 9) return {"", "FER+ top vote 'not a face'"};
+  if (rule == FerPlusRule::Majority && !(2 * top > sum))
+    return {"", "FER+ no majority (top emotion has at most half of the votes)"};
   return {canonical_label(ferplus_columns()[std::size_t(best)]), ""};
 }
 
@@ -409,6 +434,7 @@ inline void read_ferplus(const std::string& path, const DatasetOptions& opt, Dat
       if (votes[k] < 0)
         csv.fail("FER+ header lacks the column '", ferplus_columns()[std::size_t(k)], "'");
     ds.format = "FER+ (fer2013new.csv)";
+    ds.face_crops = true;
   } else {
     // label.csv rows: name, [face box], 10 votes. The box is quoted "(x, y, w, h)".
     const int first = (f.size() == 12 && !f[1].empty() && f[1][0] == '(') ? 2 : 1;
@@ -417,6 +443,7 @@ inline void read_ferplus(const std::string& path, const DatasetOptions& opt, Dat
                " fields");
     for (int k = 0; k < 10; ++k) votes[k] = first + k;
     ds.format = "FER+ label.csv";
+    ds.face_crops = true;
   }
   if (usage < 0 && !opt.usage.empty())
     csv.fail_file("no Usage column to select '", opt.usage, "' from (FERPlus label.csv files are ",
@@ -445,7 +472,7 @@ inline void read_ferplus(const std::string& path, const DatasetOptions& opt, Dat
       if (!parse_count(f[std::size_t(votes[k])], v[k]))
         csv.fail("vote count '", f[std::size_t(votes[k])], "' for ",
                  ferplus_columns()[std::size_t(k)], " is not a non-negative integer");
-    const FerPlusVote vote = ferplus_majority(v);
+    const FerPlusVote vote = ferplus_label(v, opt.ferplus_rule);
     if (!vote.excluded.empty()) {
       ds.skip(vote.excluded);
       continue;
@@ -599,6 +626,7 @@ inline Dataset read_dataset(const std::string& path, const DatasetOptions& opt =
       break;
     case DatasetFormat::Fer2013:
       ds.format = "FER-2013 CSV";
+      ds.face_crops = true;
       detail::read_fer2013(file, opt, ds);
       break;
     case DatasetFormat::FerPlus:
@@ -631,10 +659,26 @@ inline Image load_labelled_image(const LabelledImage& s) {
 
 // ---- evaluation ----------------------------------------------------------------------
 
+// Which images are classified whole, as face crops, instead of going through the detector.
+enum class CropsMode {
+  Dataset,  // All for formats that are crops by definition (FER-2013 CSV, FER+), else Off
+  Off,      // none: every image goes through the detector
+  Auto,     // images no larger than EvalOptions::crop_max_side a side
+  All,      // every image (a folder of FER-2013 PNGs, other pre-cropped sets)
+};
+
+inline CropsMode parse_crops_mode(const std::string& s) {
+  if (s == "dataset") return CropsMode::Dataset;
+  if (s == "off") return CropsMode::Off;
+  if (s == "auto") return CropsMode::Auto;
+  if (s == "all") return CropsMode::All;
+  throw Error("unknown crops mode '" + s + "' (expected all, auto, off or dataset)");
+}
+
 struct EvalOptions {
   PipelineOptions pipeline;  // detection threshold, flip TTA (threads: see `threads`)
-  bool crops = false;        // every image is a face crop: never run the detector
-  int crop_max_side = 96;    // images no larger than this are face crops anyway
+  CropsMode crops = CropsMode::Dataset;
+  int crop_max_side = 96;  // CropsMode::Auto: images no larger than this are face crops
   int threads = 1;
   int batch = 64;  // crops per classifier run
 };
@@ -658,10 +702,19 @@ struct EvalResult {
   int64_t unreadable = 0, no_face = 0, detected = 0;
   // Dataset labels the model cannot predict, with their counts (left out of the metrics).
   std::vector<std::pair<std::string, int64_t>> unpredictable;
+
+  // Every image with a label the model predicts, whether classified, faceless or unreadable.
+  int64_t attempted() const { return confusion.total() + no_face + unreadable; }
+  // The headline accuracy: an image without a detected face or that could not be read
+  // counts as wrong (a user of the pipeline gets no answer for it). The confusion
+  // matrix's accuracy() is the same over the classified images only.
+  double accuracy_all() const {
+    return attempted() > 0 ? double(confusion.correct()) / double(attempted()) : 0.0;
+  }
 };
 
-// Classifies every sample and scores it. Crops go through the emotion model(s) `batch` at a
-// time; larger images through the detector, keeping the largest face. Chunks of samples are
+// Classifies every sample and scores it. Crops (EvalOptions::crops) go through the emotion
+// model(s) `batch` at a time; other images through the detector, keeping the largest face. Chunks of samples are
 // shared out to `threads` workers, each with its own sessions. Unreadable images and images
 // without a face are counted, not fatal, unless no image could be read at all. `progress`
 // (optional) is called with (done, total) after each chunk, from one thread at a time.
@@ -688,6 +741,9 @@ inline EvalResult evaluate(const Pipeline& pipeline, const Dataset& ds, const Ev
       int(std::max<std::size_t>(1, std::min<std::size_t>(std::max(1, opt.threads), chunks)));
   // Leftover threads (fewer chunks than threads) go to the layers inside each run.
   const int inner = std::max(1, std::max(1, opt.threads) / workers);
+  const CropsMode crops_mode = opt.crops != CropsMode::Dataset ? opt.crops
+                          : ds.face_crops                ? CropsMode::All
+                                                         : CropsMode::Off;
   PipelineOptions popt = opt.pipeline;
   popt.gender = false;
   popt.detect.threads = inner;
@@ -729,7 +785,9 @@ inline EvalResult evaluate(const Pipeline& pipeline, const Dataset& ds, const Ev
         ++finished;
         continue;
       }
-      if (opt.crops || std::max(img.width, img.height) <= opt.crop_max_side) {
+      if (crops_mode == CropsMode::All ||
+          (crops_mode == CropsMode::Auto &&
+           std::max(img.width, img.height) <= opt.crop_max_side)) {
         crops.push_back(std::move(img));
         crop_index.push_back(i);
         continue;

@@ -1,6 +1,7 @@
 // Default models compiled into the program, so that `mien` and user programs work from
 // any directory with no files beside them. Enabled by defining MIEN_EMBED_WEIGHTS_DIR (a
-// string literal: the folder holding blazeface.mien, emotion.mien, gender.mien) before
+// string literal: the folder holding blazeface.mien, emotion.mien, face_expression.mien,
+// gender.mien) before
 // including mien. The bytes are pulled in with the assembler's .incbin into COMDAT
 // sections, so several translation units may include this header and the linker keeps
 // one copy.
@@ -43,6 +44,7 @@ struct EmbeddedModel {
 
 MIEN_INCBIN_(blazeface, "blazeface.mien")
 MIEN_INCBIN_(emotion, "emotion.mien")
+MIEN_INCBIN_(face_expression, "face_expression.mien")
 MIEN_INCBIN_(gender, "gender.mien")
 
 inline EmbeddedModel embedded_model(const char* name) {
@@ -52,6 +54,7 @@ inline EmbeddedModel embedded_model(const char* name) {
   const std::string n = name;
   if (n == "blazeface") return make(mien_blazeface_begin, mien_blazeface_end);
   if (n == "emotion") return make(mien_emotion_begin, mien_emotion_end);
+  if (n == "face_expression") return make(mien_face_expression_begin, mien_face_expression_end);
   if (n == "gender") return make(mien_gender_begin, mien_gender_end);
   return {};
 }

@@ -5,9 +5,9 @@
 // - rows are the true class, columns the predicted class;
 // - precision of a class that was never predicted is 0, recall of a class with no true
 //   samples is 0, and F1 is 0 when precision + recall is 0;
-// - macro-F1 is the unweighted mean F1 over the classes that occur at all (as truth or as
-//   a prediction): a class absent from both would otherwise pull the mean down for
-//   nothing, while a class that is predicted but never true is a real error and counts.
+// - macro-F1 (and macro recall/precision) is the unweighted mean over the classes that have
+//   test images: a class with no images would pull the mean down for nothing. Predictions
+//   of such a class are still errors: they lower the recall of the classes they were made on.
 #pragma once
 
 #include <cstdint>
@@ -72,8 +72,8 @@ class ConfusionMatrix {
     const int64_t tp = at(k, k);
     return ratio(2 * tp, true_count(k) + predicted_count(k));
   }
-  // A class takes part in macro averages when it is true or predicted at least once.
-  bool occurs(int k) const { return true_count(k) > 0 || predicted_count(k) > 0; }
+  // A class takes part in macro averages when it has test images (is true at least once).
+  bool occurs(int k) const { return true_count(k) > 0; }
   double macro_f1() const {
     return macro([&](int k) { return f1(k); });
   }

@@ -10,6 +10,7 @@
 //     std::printf("%s\n", pipeline.emotion_labels()[face.emotion].c_str());
 #pragma once
 
+#include <cmath>
 #include <memory>
 #include <string>
 #include <vector>
@@ -24,7 +25,8 @@ namespace mien {
 struct PipelineOptions {
   DetectOptions detect;   // threshold, min_face, tiling, threads
   bool gender = true;     // run the gender model (when the pipeline has one)
-  bool flip_tta = false;  // average each classifier over the face and its mirror image
+  bool flip_tta = false;  // average every classifier over the face and its mirror image
+                          // (on top of the per-model PipelineModels::emotion_flip)
 };
 
 struct FaceResult {
@@ -38,7 +40,20 @@ struct FaceResult {
 struct PipelineModels {
   Model detector;
   std::vector<Model> emotion;  // one, or several for an ensemble
-  Model gender;                // optional (not loaded = no gender)
+  // Per emotion model: its weight in the ensemble's average of probabilities (empty =
+  // equal weights; normalised to sum 1), and whether it also reads the mirrored face
+  // (test-time augmentation; empty = none).
+  std::vector<float> emotion_weights;
+  std::vector<bool> emotion_flip;
+  Model gender;  // optional (not loaded = no gender)
+};
+
+// The default ensemble, chosen on wild-dev (weights/README.md, "Default pipeline"): face-api's
+// FaceExpressionNet, which reads wild photos best, on the face and its mirror image, plus
+// the big-XCEPTION, which is strongest on FER-2013-like crops, once. Probabilities are
+// averaged 0.65 / 0.35 in the big-XCEPTION's (FER) label order.
+struct DefaultEnsemble {
+  static constexpr float xception_weight = 0.35f, expression_weight = 0.65f;
 };
 
 class Pipeline {
@@ -46,7 +61,20 @@ class Pipeline {
   explicit Pipeline(const PipelineModels& models)
       : detector_(std::make_shared<FaceDetector>(models.detector)) {
     MIEN_CHECK(!models.emotion.empty(), "the pipeline needs at least one emotion model");
-    for (const Model& m : models.emotion) {
+    const std::size_t n = models.emotion.size();
+    MIEN_CHECK(models.emotion_weights.empty() || models.emotion_weights.size() == n, "got ",
+               models.emotion_weights.size(), " ensemble weights for ", n, " emotion models");
+    MIEN_CHECK(models.emotion_flip.empty() || models.emotion_flip.size() == n, "got ",
+               models.emotion_flip.size(), " flip settings for ", n, " emotion models");
+    float total = 0.f;
+    for (std::size_t i = 0; i < n; ++i) {
+      const float w = models.emotion_weights.empty() ? 1.f : models.emotion_weights[i];
+      MIEN_CHECK(std::isfinite(w) && w >= 0.f, "ensemble weight ", w, " is not >= 0");
+      total += w;
+    }
+    MIEN_CHECK(total > 0.f, "the ensemble weights add up to 0");
+    for (std::size_t mi = 0; mi < n; ++mi) {
+      const Model& m = models.emotion[mi];
       auto c = std::make_shared<FaceClassifier>(m);
       // The first model's labels (canonicalised) are the pipeline's order; the others are
       // mapped onto them by name.
@@ -62,7 +90,9 @@ class Pipeline {
         }
         map.push_back(i);
       }
-      emotion_.push_back({c, map});
+      const float w = models.emotion_weights.empty() ? 1.f : models.emotion_weights[mi];
+      const bool flip = !models.emotion_flip.empty() && models.emotion_flip[mi];
+      emotion_.push_back({c, map, w / total, flip});
     }
     if (models.gender.loaded()) {
       gender_ = std::make_shared<FaceClassifier>(models.gender);
@@ -71,8 +101,10 @@ class Pipeline {
   }
 
   // Default models: compiled into the program (MIEN_EMBED_WEIGHTS_DIR), else loaded from
-  // the folder `weights_dir` (blazeface.mien, emotion.mien, gender.mien).
-  static PipelineModels default_models(const std::string& weights_dir = "") {
+  // the folder `weights_dir` (blazeface.mien, emotion.mien, face_expression.mien,
+  // gender.mien). The default is the ensemble of DefaultEnsemble; `fast` keeps the single
+  // big-XCEPTION (about 2x less work per face, and FER-2013 results identical to TF.js).
+  static PipelineModels default_models(const std::string& weights_dir = "", bool fast = false) {
     PipelineModels m;
     auto load = [&](const char* name) {
       if (weights_dir.empty()) {
@@ -87,16 +119,25 @@ class Pipeline {
     };
     m.detector = load("blazeface");
     m.emotion.push_back(load("emotion"));
+    if (!fast) {
+      m.emotion.push_back(load("face_expression"));
+      m.emotion_weights = {DefaultEnsemble::xception_weight, DefaultEnsemble::expression_weight};
+      m.emotion_flip = {false, true};
+    }
     m.gender = load("gender");
     return m;
   }
-  static Pipeline with_default_models() { return Pipeline(default_models()); }
+  static Pipeline with_default_models(bool fast = false) {
+    return Pipeline(default_models("", fast));
+  }
 
   const std::vector<std::string>& emotion_labels() const { return emotion_labels_; }
   const std::vector<std::string>& gender_labels() const { return gender_labels_; }
   bool has_gender() const { return gender_ != nullptr; }
   const FaceDetector& detector() const { return *detector_; }
   std::size_t emotion_models() const { return emotion_.size(); }
+  float emotion_weight(std::size_t i) const { return emotion_.at(i).weight; }
+  bool emotion_flip(std::size_t i) const { return emotion_.at(i).flip; }
 
   std::vector<FaceResult> analyze(const Image& img, const PipelineOptions& opt = {}) const {
     std::vector<Detection> faces = detector_->detect(img, opt.detect);
@@ -113,8 +154,8 @@ class Pipeline {
     const bool gender = gender_ && opt.gender;
     const std::vector<Probabilities> emotions =
         scores(faces.size(), gender, opt.detect.threads,
-               [&](const FaceClassifier& c, std::size_t i, float* out) {
-                 c.classify_face(img, faces[i], opt.flip_tta, opt.detect.threads, out);
+               [&](const FaceClassifier& c, bool flip, std::size_t i, float* out) {
+                 c.classify_face(img, faces[i], flip || opt.flip_tta, opt.detect.threads, out);
                });
     for (std::size_t i = 0; i < faces.size(); ++i) {
       results[i].emotion_scores.assign(
@@ -135,8 +176,8 @@ class Pipeline {
   std::vector<Probabilities> classify_crops(const std::vector<const Image*>& crops,
                                             bool flip_tta = false, int threads = 1) const {
     return scores(crops.size(), false, threads,
-                  [&](const FaceClassifier& c, std::size_t i, float* out) {
-                    c.classify_crop(*crops[i], flip_tta, threads, out);
+                  [&](const FaceClassifier& c, bool flip, std::size_t i, float* out) {
+                    c.classify_crop(*crops[i], flip || flip_tta, threads, out);
                   });
   }
 
@@ -144,24 +185,33 @@ class Pipeline {
   struct EmotionModel {
     std::shared_ptr<FaceClassifier> classifier;
     std::vector<int> to_pipeline;  // model label index -> pipeline label index
+    float weight = 1.f;            // in the ensemble average (the weights sum to 1)
+    bool flip = false;             // also reads the mirrored face
   };
 
   // Runs every emotion model (and the gender model when `gender`) on n faces through
-  // run(classifier, face, out), as n x models tasks spread over `threads`. Returns per
-  // face the emotion models' average in the pipeline's label order, followed by the gender
-  // probabilities when `gender`.
+  // run(classifier, flip, face, out), as n x models tasks spread over `threads`. Returns
+  // per face the emotion models' weighted average in the pipeline's label order, followed
+  // by the gender probabilities when `gender`.
   template <typename Run>
   std::vector<Probabilities> scores(std::size_t n, bool gender, int threads, Run&& run) const {
     // Per model, n rows of its label count; emotion models first, the costliest tasks.
     std::vector<const FaceClassifier*> models;
+    std::vector<bool> flips;
     std::vector<std::size_t> offset{0};
-    for (const EmotionModel& m : emotion_) models.push_back(m.classifier.get());
-    if (gender) models.push_back(gender_.get());
+    for (const EmotionModel& m : emotion_) {
+      models.push_back(m.classifier.get());
+      flips.push_back(m.flip);
+    }
+    if (gender) {
+      models.push_back(gender_.get());
+      flips.push_back(false);
+    }
     for (const FaceClassifier* c : models) offset.push_back(offset.back() + n * c->labels().size());
     std::vector<float> raw(offset.back());
     FaceClassifier::for_each_task(int64_t(n * models.size()), threads, [&](int64_t t) {
       const std::size_t m = std::size_t(t) / n, i = std::size_t(t) % n;
-      run(*models[m], i, raw.data() + offset[m] + i * models[m]->labels().size());
+      run(*models[m], flips[m], i, raw.data() + offset[m] + i * models[m]->labels().size());
     });
     const std::size_t labels = emotion_labels_.size();
     std::vector<Probabilities> out(n, Probabilities(labels + (gender ? gender_labels_.size() : 0)));
@@ -170,7 +220,7 @@ class Pipeline {
       for (std::size_t i = 0; i < n; ++i)
         for (std::size_t j = 0; j < k; ++j)
           out[i][std::size_t(emotion_[m].to_pipeline[j])] +=
-              raw[offset[m] + i * k + j] / float(emotion_.size());
+              raw[offset[m] + i * k + j] * emotion_[m].weight;
     }
     if (gender) {
       const std::size_t m = emotion_.size(), k = gender_labels_.size();
