@@ -1,6 +1,7 @@
 // The whole image pipeline (Pipeline::analyze: detect, crop, emotion + gender per face,
 // faces and models spread across threads) on a 640x480 photo with 5 faces, 1 and 2
-// threads, both ISAs; then detection only and the classifiers only (given the same faces). The photo is
+// threads, both ISAs, the default ensemble and the single model of --fast; then detection
+// only and the classifiers only (given the same faces). The photo is
 // tests/data/scenes/faceapi_sample5.jpg (640x466) scaled to cover 640x480 and
 // centre-cropped (bench/peers/scene.hpp); the `faces` counter reports what was found.
 // Models: the default ones compiled into the program (MIEN_EMBED_WEIGHTS_DIR), else
@@ -11,6 +12,7 @@
 #include <benchmark/benchmark.h>
 
 #include <map>
+#include <utility>
 #include <memory>
 #include <string>
 #include <vector>
@@ -43,25 +45,31 @@ struct Fixture {
   std::vector<Detection> faces;  // what analyze() finds (1 thread)
 };
 
-// One pipeline per ISA, built on first use and kept: construction is not measured.
-const Fixture& fixture(Isa isa) {
-  static std::map<int, Fixture> cache;
-  auto it = cache.find(int(isa));
+// One pipeline per ISA and model set, built on first use and kept: construction is not
+// measured. `fast`: the single big-XCEPTION (--fast); else the default ensemble.
+const Fixture& fixture(Isa isa, bool fast) {
+  static std::map<std::pair<int, bool>, Fixture> cache;
+  auto it = cache.find({int(isa), fast});
   if (it == cache.end()) {
     Fixture f;
     PipelineModels m;
     m.detector = default_model("blazeface", isa);
     m.emotion.push_back(default_model("emotion", isa));
+    if (!fast) {
+      m.emotion.push_back(default_model("face_expression", isa));
+      m.emotion_weights = {DefaultEnsemble::xception_weight, DefaultEnsemble::expression_weight};
+      m.emotion_flip = {false, true};
+    }
     m.gender = default_model("gender", isa);
     f.pipeline = std::make_unique<Pipeline>(m);
     f.scene = mien_bench::scene_640x480(MIEN_SOURCE_DIR);
     for (const FaceResult& r : f.pipeline->analyze(f.scene)) f.faces.push_back(r.face);
-    it = cache.emplace(int(isa), std::move(f)).first;
+    it = cache.emplace(std::make_pair(int(isa), fast), std::move(f)).first;
   }
   return it->second;
 }
 
-// Args: {threads, avx2}. Returns nullptr (and skips) when the ISA is unavailable.
+// Args: {threads, avx2, ensemble}. Returns nullptr (and skips) when the ISA is unavailable.
 const Fixture* setup(benchmark::State& state, PipelineOptions& opt) {
   const Isa isa = state.range(1) ? Isa::Avx2 : Isa::Scalar;
   if (isa == Isa::Avx2 && !cpu_has_avx2()) {
@@ -69,8 +77,10 @@ const Fixture* setup(benchmark::State& state, PipelineOptions& opt) {
     return nullptr;
   }
   opt.detect.threads = int(state.range(0));
-  const Fixture& f = fixture(isa);
-  state.SetLabel(std::string(isa_name(isa)) + " faceapi_sample5 " + std::to_string(f.scene.width) +
+  const bool fast = state.range(2) == 0;
+  const Fixture& f = fixture(isa, fast);
+  state.SetLabel(std::string(isa_name(isa)) + (fast ? " fast" : " ensemble") +
+                 " faceapi_sample5 " + std::to_string(f.scene.width) +
                  "x" + std::to_string(f.scene.height) + ", " + std::to_string(f.faces.size()) +
                  " faces");
   return &f;
@@ -121,8 +131,8 @@ void BM_Pipeline_ClassifyOnly(benchmark::State& state) {
 }
 
 void pipeline_args(benchmark::internal::Benchmark* b) {
-  b->ArgNames({"threads", "avx2"});
-  b->ArgsProduct({{1, 2}, {0, 1}});
+  b->ArgNames({"threads", "avx2", "ensemble"});
+  b->ArgsProduct({{1, 2}, {0, 1}, {0, 1}});
   b->UseRealTime();
   b->Unit(benchmark::kMillisecond);
 }

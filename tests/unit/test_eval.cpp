@@ -491,10 +491,26 @@ TEST_CASE("mien eval: the command line on synthetic crops") {
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
   };
   std::string out;
-  CHECK(run("'" + d.path.string() + "' --json --threads 2 --predictions '" + (d / "p.csv") +
-                "' --confusion '" + (d / "cm.png") + "'",
+  CHECK(run("'" + d.path.string() + "' --crops auto --json --threads 2 --predictions '" +
+                (d / "p.csv") + "' --confusion '" + (d / "cm.png") + "'",
             out) == 0);
   CHECK_MESSAGE(contains(out, "\"evaluated\":6"), out);
+  // Small images are crops only when asked: by default they go through the detector, and
+  // a photo without a face counts as a wrong answer in the headline accuracy.
+  CHECK(run("'" + d.path.string() + "' --json", out) == 0);
+  CHECK_MESSAGE(contains(out, "\"attempted\":6,\"evaluated\":0"), out);
+  CHECK_MESSAGE(contains(out, "\"no_face\":6"), out);
+  CHECK_MESSAGE(contains(out, "\"accuracy\":0,"), out);
+  CHECK(run("'" + d.path.string() + "'", out) == 0);
+  CHECK_MESSAGE(contains(out, "6 without a detected face and 0 unreadable count as wrong"), out);
+  // --crops alone still means every image; --fast is the single model.
+  CHECK(run("'" + d.path.string() + "' --crops --fast --json", out) == 0);
+  CHECK_MESSAGE(contains(out, "\"evaluated\":6"), out);
+  CHECK_MESSAGE(contains(out, "--fast"), out);
+  CHECK(run("'" + d.path.string() + "' --crops sometimes", out) == 2);
+  CHECK(run("'" + d.path.string() + "' --ferplus-rule most", out) == 2);
+  CHECK(run("'" + d.path.string() + "' --fast --emotion x.mien", out) == 2);
+  CHECK(run("'" + d.path.string() + "' --emotion-weights 0.5,0.5", out) == 2);
   CHECK(load_image(d / "cm.png").width > 300);
   std::ifstream pred(d / "p.csv");
   std::string line;

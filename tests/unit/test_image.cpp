@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "mien/vision/draw.hpp"
+#include "mien/vision/face_crop.hpp"
 #include "mien/vision/image.hpp"
 #include "test_util.hpp"
 
@@ -672,6 +673,140 @@ TEST_CASE("image: crop_resize_to_tensor exact cases") {
          }).empty());
   CHECK(mien::parse_color_mode("bgr") == ColorMode::Bgr);
   CHECK(!error_of([] { mien::parse_color_mode("hsv"); }).empty());
+}
+
+// Naive reference of warp_crop_to_tensor: for every output pixel, the mean over an n x n
+// grid of bilinear samples of the rotated window, written straight from the definition.
+std::vector<float> naive_warp(const Image& img, const mien::CropWindow& w, int ow, int oh,
+                              mien::BorderFill fill) {
+  auto px = [&](int x, int y, int c) -> float {
+    if (fill == mien::BorderFill::Edge) {
+      x = std::clamp(x, 0, img.width - 1);
+      y = std::clamp(y, 0, img.height - 1);
+    }
+    return img.pixel(x, y)[c];
+  };
+  std::vector<float> out(std::size_t(ow) * oh * 3);
+  const double sx = w.w / ow, sy = w.h / oh;
+  const int nx = sx > 1.5 ? std::min(8, int(std::lround(sx))) : 1;
+  const int ny = sy > 1.5 ? std::min(8, int(std::lround(sy))) : 1;
+  for (int j = 0; j < oh; ++j)
+    for (int i = 0; i < ow; ++i)
+      for (int c = 0; c < 3; ++c) {
+        double acc = 0;
+        for (int b = 0; b < ny; ++b)
+          for (int a = 0; a < nx; ++a) {
+            const double u = (i + (a + 0.5) / nx) * sx - w.w / 2;
+            const double v = (j + (b + 0.5) / ny) * sy - w.h / 2;
+            const double x = w.cx + std::cos(w.angle) * u - std::sin(w.angle) * v;
+            const double y = w.cy + std::sin(w.angle) * u + std::cos(w.angle) * v;
+            if (fill == mien::BorderFill::Black &&
+                !(x >= 0 && y >= 0 && x < img.width && y < img.height))
+              continue;  // black
+            const double cx = std::clamp(x - 0.5, 0.0, img.width - 1.0);
+            const double cy = std::clamp(y - 0.5, 0.0, img.height - 1.0);
+            const int x0 = int(std::floor(cx)), y0 = int(std::floor(cy));
+            const double fx = cx - x0, fy = cy - y0;
+            acc += (1 - fy) * ((1 - fx) * px(x0, y0, c) + fx * px(x0 + 1, y0, c)) +
+                   fy * ((1 - fx) * px(x0, y0 + 1, c) + fx * px(x0 + 1, y0 + 1, c));
+          }
+        out[(std::size_t(j) * ow + i) * 3 + c] = float(acc / (nx * ny));
+      }
+  return out;
+}
+
+TEST_CASE("face crop: rotated, antialiased, edge- or black-filled windows match the reference") {
+  std::mt19937 rng(21);
+  const Image img = random_image(29, 23, rng);
+  std::uniform_real_distribution<double> pos(-10, 40), size(1, 90), ang(-1.2, 1.2);
+  std::uniform_int_distribution<int> out(1, 19);
+  for (int t = 0; t < 150; ++t) {
+    const mien::CropWindow w{pos(rng), pos(rng), size(rng), size(rng), t % 4 ? ang(rng) : 0.0};
+    const int ow = out(rng), oh = out(rng);
+    const auto fill = t % 2 ? mien::BorderFill::Edge : mien::BorderFill::Black;
+    std::vector<float> got(std::size_t(ow) * oh * 3);
+    mien::warp_crop_to_tensor(img, w, ow, oh, ColorMode::Rgb, nullptr, nullptr, fill, got.data());
+    const auto ref = naive_warp(img, w, ow, oh, fill);
+    CAPTURE(t);
+    REQUIRE(mien::test::max_abs_error(got.data(), ref.data(), int64_t(ref.size())) < 1e-2);
+  }
+}
+
+TEST_CASE("face crop: exact cases, geometry from the detection, and errors") {
+  std::mt19937 rng(22);
+  const Image img = random_image(12, 10, rng);
+  // An upright window at the output size equals crop_resize_to_tensor (no antialiasing
+  // below a 1.5x shrink, same sampler convention).
+  std::vector<float> a(7 * 5 * 3), b(7 * 5 * 3);
+  const mien::CropWindow w{6.3, 4.1, 7, 5, 0};
+  mien::warp_crop_to_tensor(img, w, 7, 5, ColorMode::Rgb, nullptr, nullptr,
+                            mien::BorderFill::Black, a.data());
+  mien::crop_resize_to_tensor(img, 6.3f - 3.5f, 4.1f - 2.5f, 7, 5, 7, 5, ColorMode::Rgb, nullptr,
+                              nullptr, b.data());
+  CHECK(mien::test::max_abs_error(a.data(), b.data(), int64_t(a.size())) < 1e-3);
+  // A 4x shrink of a flat-within-blocks image averages each 4x4 block exactly.
+  Image blocks(8, 8);
+  for (int y = 0; y < 8; ++y)
+    for (int x = 0; x < 8; ++x) std::fill_n(blocks.pixel(x, y), 3, uint8_t(x < 4 ? 40 : 200));
+  float g[2];
+  mien::warp_crop_to_tensor(blocks, {4, 4, 8, 8, 0}, 2, 1, ColorMode::Gray, nullptr, nullptr,
+                            mien::BorderFill::Black, g);
+  CHECK(g[0] == doctest::Approx(40 * (0.2989 + 0.587 + 0.114)).epsilon(1e-5));
+  CHECK(g[1] == doctest::Approx(200 * (0.2989 + 0.587 + 0.114)).epsilon(1e-5));
+  // A quarter turn: the window's x axis runs down the image, so output column i reads image
+  // row i of the window's centre column.
+  Image ramp(9, 9);
+  for (int y = 0; y < 9; ++y)
+    for (int x = 0; x < 9; ++x) std::fill_n(ramp.pixel(x, y), 3, uint8_t(10 * y));
+  float r[9];
+  mien::warp_crop_to_tensor(ramp, {4.5, 4.5, 9, 1, M_PI / 2}, 9, 1, ColorMode::Gray, nullptr,
+                            nullptr, mien::BorderFill::Black, r);
+  for (int i = 0; i < 9; ++i) CHECK(r[i] == doctest::Approx(10 * i * 0.9999).epsilon(1e-3));
+  // Outside the photo: black is 0, edge repeats the border.
+  const Image flat(4, 4, Rgb{100, 100, 100});
+  float o[2];
+  mien::warp_crop_to_tensor(flat, {-20, 2, 4, 4, 0}, 1, 1, ColorMode::Gray, nullptr, nullptr,
+                            mien::BorderFill::Black, o);
+  mien::warp_crop_to_tensor(flat, {-20, 2, 4, 4, 0}, 1, 1, ColorMode::Gray, nullptr, nullptr,
+                            mien::BorderFill::Edge, o + 1);
+  CHECK(o[0] == 0.f);
+  CHECK(o[1] == doctest::Approx(99.99).epsilon(1e-3));
+
+  // Geometry: the eye line's angle (right eye = keypoint 0, on the image's left), the
+  // window's size from the box and its shift along the face's own vertical axis.
+  mien::Detection d;
+  d.x = 10, d.y = 20, d.w = 40, d.h = 50;
+  d.keypoints = {{20, 30}, {40, 50}, {30, 45}, {28, 60}};
+  CHECK(mien::eye_angle(d) == doctest::Approx(M_PI / 4));
+  mien::CropGeometry geo;
+  geo.scale = 1.2f;
+  geo.shift_y = 0.1f;
+  mien::CropWindow c = mien::crop_window(d, geo);
+  CHECK(c.angle == 0.0);  // align off
+  CHECK(c.w == doctest::Approx(60));
+  CHECK(c.h == doctest::Approx(60));
+  CHECK(c.cx == doctest::Approx(30));
+  CHECK(c.cy == doctest::Approx(45 + 5));
+  geo.align = true;
+  c = mien::crop_window(d, geo);
+  CHECK(c.angle == doctest::Approx(M_PI / 4));
+  CHECK(c.cx == doctest::Approx(30 - 5 * std::sin(M_PI / 4)));
+  CHECK(c.cy == doctest::Approx(45 + 5 * std::cos(M_PI / 4)));
+  // No keypoints, or eyes in the wrong order (upside down): no rotation.
+  d.keypoints.clear();
+  CHECK(mien::eye_angle(d) == 0.0);
+  d.keypoints = {{40, 30}, {20, 30}};
+  CHECK(mien::eye_angle(d) == 0.0);
+  CHECK(mien::parse_border_fill("edge") == mien::BorderFill::Edge);
+  CHECK(!error_of([] { mien::parse_border_fill("mirror"); }).empty());
+  CHECK(!error_of([&] {
+           mien::warp_crop_to_tensor(img, {NAN, 0, 4, 4, 0}, 2, 2, ColorMode::Gray, nullptr,
+                                     nullptr, mien::BorderFill::Edge, o);
+         }).empty());
+  CHECK(!error_of([&] {
+           mien::warp_crop_to_tensor(img, {0, 0, 0, 4, 0}, 2, 2, ColorMode::Gray, nullptr,
+                                     nullptr, mien::BorderFill::Edge, o);
+         }).empty());
 }
 
 TEST_CASE("image: resize_bilinear equals the whole-image crop, rounded") {

@@ -39,7 +39,11 @@ inline std::string emotion_description(const ArgParser& args) {
 inline void add_detect_options(ArgParser& args) {
   args.option("--threshold", "P", "face score threshold 0..1 (default: the detector's)")
       .option("--min-face", "PX", "ignore faces smaller than this many pixels", "0")
-      .option("--tiles", "MODE", "tiled detection for small faces: auto, on or off", "auto");
+      .option("--tiles", "MODE", "tiled detection for small faces: auto, on or off", "auto")
+      .flag("--no-zoom-out",
+            "no second detection pass on the photo framed by a border (that pass finds\n"
+            "                          faces that fill the photo; it runs only when the first\n"
+            "                          finds none or a face wider than 40% of the photo)");
 }
 
 inline void add_run_options(ArgParser& args) {
@@ -110,6 +114,7 @@ inline PipelineOptions pipeline_options(const ArgParser& args) {
   }
   if (args.has("--threads")) o.detect.threads = args.get_int("--threads", 1, 256);
   o.flip_tta = args.has("--tta");
+  o.detect.zoom_out = !args.has("--no-zoom-out");
   o.gender = !args.has("--no-gender");
   return o;
 }
