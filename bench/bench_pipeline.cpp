@@ -59,6 +59,7 @@ const Fixture& fixture(Isa isa, bool fast) {
       m.emotion.push_back(default_model("face_expression", isa));
       m.emotion_weights = {DefaultEnsemble::xception_weight, DefaultEnsemble::expression_weight};
       m.emotion_flip = {false, true};
+      m.mirror_margin = DefaultEnsemble::mirror_margin;
     }
     m.gender = default_model("gender", isa);
     f.pipeline = std::make_unique<Pipeline>(m);

@@ -1,6 +1,7 @@
 // The face pipeline on real photos against the reference runtime: same faces (count and
 // boxes) as TF.js BlazeFace, same labels as TF.js / face-api on the same face crops; and
 // the pipeline's promises: thread safety, ensembles, test-time augmentation, odd images.
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -174,29 +175,44 @@ TEST_CASE("pipeline: ensemble maps label orders, TTA averages the mirror image")
   CHECK(sum == doctest::Approx(1.0).epsilon(1e-4));
   CHECK(t[0].emotion_scores != d[0].emotion_scores);
 
-  SUBCASE("the default is the weighted ensemble with the mirror on FaceExpressionNet") {
+  SUBCASE("the default is the weighted ensemble, FaceExpressionNet mirrored when unsure") {
     PipelineModels fm = Pipeline::default_models("", true);
     fm.emotion = {expression};
     fm.emotion_flip = {true};
     const Pipeline mirrored(fm);
     const auto am = mirrored.analyze(img);
-    const auto def = pipeline().analyze(img);
     REQUIRE(am.size() == 1);
-    REQUIRE(def.size() == 1);
+    CHECK(am[0].emotion_scores != a[0].emotion_scores);  // the mirror changed something
     CHECK(pipeline().emotion_models() == 2);
     CHECK(pipeline().emotion_weight(0) == doctest::Approx(DefaultEnsemble::xception_weight));
     CHECK(pipeline().emotion_weight(1) == doctest::Approx(DefaultEnsemble::expression_weight));
     CHECK_FALSE(pipeline().emotion_flip(0));
     CHECK(pipeline().emotion_flip(1));
-    CHECK(am[0].emotion_scores != a[0].emotion_scores);  // the mirror changed something
-    for (const std::string& label : fer_labels()) {
-      CAPTURE(label);
-      const std::size_t k = std::size_t(label_index(fer_labels(), label));
-      const std::size_t j = std::size_t(label_index(mirrored.emotion_labels(), label));
-      CHECK(def[0].emotion_scores[k] ==
-            doctest::Approx(0.35 * d[0].emotion_scores[k] + 0.65 * am[0].emotion_scores[j])
-                .epsilon(1e-5));
+    CHECK(pipeline().mirror_margin() == doctest::Approx(0.4));
+    // 0.35 big-XCEPTION + 0.65 FaceExpressionNet (plain, or the mean with its mirror).
+    auto expected = [&](const FaceResult& expr, std::size_t k) {
+      const std::size_t j = std::size_t(label_index(mirrored.emotion_labels(), fer_labels()[k]));
+      return 0.35 * d[0].emotion_scores[k] + 0.65 * expr.emotion_scores[j];
+    };
+    PipelineModels dm = Pipeline::default_models();
+    for (float margin : {0.f, 1.f, DefaultEnsemble::mirror_margin}) {
+      CAPTURE(margin);
+      dm.mirror_margin = margin;
+      const auto got = Pipeline(dm).analyze(img);
+      REQUIRE(got.size() == 1);
+      // Does the plain ensemble leave its top two closer than the margin?
+      std::vector<double> plain;
+      for (std::size_t k = 0; k < 7; ++k) plain.push_back(expected(a[0], k));
+      std::sort(plain.rbegin(), plain.rend());
+      const bool unsure = plain[0] - plain[1] < margin;
+      if (margin == 1.f) CHECK(unsure);
+      if (margin == 0.f) CHECK_FALSE(unsure);
+      for (std::size_t k = 0; k < 7; ++k)
+        CHECK(got[0].emotion_scores[k] ==
+              doctest::Approx(expected(unsure ? am[0] : a[0], k)).epsilon(1e-5));
     }
+    dm.mirror_margin = 1.5f;
+    CHECK(contains(error_of([&] { Pipeline{dm}; }), "mirror margin"));
   }
   SUBCASE("weights are normalised and checked") {
     PipelineModels w = Pipeline::default_models("", true);

@@ -16,8 +16,8 @@ inline void add_model_options(ArgParser& args) {
   args.option("--detector", "PATH", "face detector model (default: built-in BlazeFace)")
       .option("--emotion", "PATH[,PATH...]",
               "emotion model(s); several are averaged as an ensemble (default: built-in\n"
-              "                          ensemble: big-XCEPTION 0.35 + FaceExpressionNet 0.65 with\n"
-              "                          its mirror image)")
+              "                          ensemble: big-XCEPTION 0.35 + FaceExpressionNet 0.65, which\n"
+              "                          also reads the mirror image of faces the two are unsure of)")
       .option("--emotion-weights", "W[,W...]",
               "ensemble weights, one per --emotion model (default: equal)")
       .flag("--fast", "built-in big-XCEPTION alone: about half the work per face")
@@ -33,7 +33,7 @@ inline std::string emotion_description(const ArgParser& args) {
     return s;
   }
   if (args.has("--fast")) return "built-in emotion model (big-XCEPTION, --fast)";
-  return "built-in ensemble (big-XCEPTION 0.35 + FaceExpressionNet 0.65 with mirror)";
+  return "built-in ensemble (big-XCEPTION 0.35 + FaceExpressionNet 0.65, mirror when unsure)";
 }
 
 inline void add_detect_options(ArgParser& args) {
@@ -91,6 +91,7 @@ inline Pipeline make_pipeline(const ArgParser& args) {
     m.emotion = defaults.emotion;
     m.emotion_weights = defaults.emotion_weights;
     m.emotion_flip = defaults.emotion_flip;
+    m.mirror_margin = defaults.mirror_margin;
   }
   if (!args.has("--no-gender"))
     m.gender = args.has("--gender") ? Model::load(args.get("--gender")) : defaults.gender;

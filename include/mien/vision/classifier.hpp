@@ -34,6 +34,14 @@ namespace mien {
 
 using Probabilities = std::vector<float>;
 
+// What a classifier reads of a face: the crop, its mirror image, or the mean of both
+// (test-time augmentation).
+enum class FaceView { Plain, Mirror, Both };
+
+inline FaceView view_of(bool flip) {
+  return flip ? FaceView::Both : FaceView::Plain;
+}
+
 inline int argmax(const Probabilities& p) {
   return p.empty() ? -1 : int(std::max_element(p.begin(), p.end()) - p.begin());
 }
@@ -104,22 +112,29 @@ class FaceClassifier {
   // nothing once this thread count has been used as often concurrently before.
   void classify_face(const Image& img, const Detection& face, bool flip, int threads,
                      float* out) const {
+    classify_face(img, face, view_of(flip), threads, out);
+  }
+  void classify_face(const Image& img, const Detection& face, FaceView view, int threads,
+                     float* out) const {
     const CropWindow win = crop_window(face);
     run_one(
         [&](float* dst) {
           warp_crop_to_tensor(img, win, input_.width, input_.height, input_.color,
                               input_.scale.data(), input_.offset.data(), crop_.fill, dst);
         },
-        flip, threads, out);
+        view, threads, out);
   }
   void classify_crop(const Image& crop, bool flip, int threads, float* out) const {
+    classify_crop(crop, view_of(flip), threads, out);
+  }
+  void classify_crop(const Image& crop, FaceView view, int threads, float* out) const {
     run_one(
         [&](float* dst) {
           crop_resize_to_tensor(crop, 0.f, 0.f, float(crop.width), float(crop.height), input_.width,
                                 input_.height, input_.color, input_.scale.data(),
                                 input_.offset.data(), dst);
         },
-        flip, threads, out);
+        view, threads, out);
   }
 
   // Runs task(i) for i in [0, tasks): across threads when there are enough tasks to keep
@@ -184,9 +199,9 @@ class FaceClassifier {
     std::thread::id user;  // the thread that ran it last
   };
 
-  // fill(dst) writes the face's input tensor; runs it (and its mirror when `flip`).
+  // fill(dst) writes the face's input tensor; runs it, its mirror, or both (averaged).
   template <typename Fill>
-  void run_one(Fill&& fill, bool flip, int threads, float* out) const {
+  void run_one(Fill&& fill, FaceView view, int threads, float* out) const {
     std::unique_ptr<Worker> w = lease();
     struct Return {
       const FaceClassifier* self;
@@ -194,20 +209,23 @@ class FaceClassifier {
       ~Return() { self->give_back(std::move(w)); }
     } give_back_on_exit{this, w};
     const int h = input_.height, wd = input_.width, c = input_.channels();
+    // Both: [face, mirror]; Mirror: the face goes to the second slot, its mirror to the first.
     float* face = w->input.data();
-    fill(face);
-    if (flip) {
-      float* mirror = face + per_face();
+    float* src = view == FaceView::Mirror ? face + per_face() : face;
+    fill(src);
+    if (view != FaceView::Plain) {
+      float* mirror = view == FaceView::Mirror ? face : face + per_face();
       for (int y = 0; y < h; ++y)
         for (int x = 0; x < wd; ++x)
-          std::copy_n(face + (std::size_t(y) * wd + x) * c, c,
+          std::copy_n(src + (std::size_t(y) * wd + x) * c, c,
                       mirror + (std::size_t(y) * wd + (wd - 1 - x)) * c);
     }
+    const bool both = view == FaceView::Both;
     w->session.set_threads(threads);
-    const ConstTensorView y = w->session.run(ConstTensorView(Shape(flip ? 2 : 1, h, wd, c), face));
+    const ConstTensorView y = w->session.run(ConstTensorView(Shape(both ? 2 : 1, h, wd, c), face));
     const std::size_t k = labels_.size();
     for (std::size_t j = 0; j < k; ++j)
-      out[j] = flip ? 0.5f * (y.data[j] + y.data[k + j]) : y.data[j];
+      out[j] = both ? 0.5f * (y.data[j] + y.data[k + j]) : y.data[j];
   }
 
   // Prefers the worker this thread used last: its arena is still in this core's cache
