@@ -160,6 +160,8 @@ inline int cmd_video(const std::vector<std::string>& argv) {
   args.option("--json", "OUT", "per-second timeline: one entry per track per second (JSON)")
       .option("--csv", "OUT", "per-frame rows: frame, time, track, box, all probabilities")
       .option("--draw", "OUT", "annotated video: boxes, track ids, smoothed labels (e.g. out.mp4)")
+      .flag("--landmarks",
+            "with --draw: also draw the detector's landmarks (eyes, nose, mouth, ears)")
       .option("--summary", "OUT", "CSV of file,label for all videos (label: main face's emotion)")
       .option("--fps", "F", "analyse about F frames per second of video")
       .option("--every", "N", "analyse every Nth frame")
@@ -231,6 +233,8 @@ inline int cmd_video(const std::vector<std::string>& argv) {
   }
   const Pipeline pipeline = make_pipeline(args);
   const bool progress = !args.has("--quiet");
+  AnnotateOptions draw_opt;
+  draw_opt.landmarks = args.has("--landmarks");
 
   int failures = 0;
   for (const std::string& file : files) {
@@ -266,6 +270,8 @@ inline int cmd_video(const std::vector<std::string>& argv) {
           if (r.index % 64 == 0) csv->flush();
         }
         if (draw) {
+          std::vector<FaceResult> shown_faces;
+          std::vector<std::string> titles;
           for (const TrackedFace& t : r.faces) {
             FaceResult shown = t.raw;  // the frame's box with the track's smoothed labels
             shown.emotion = t.label;
@@ -274,8 +280,10 @@ inline int cmd_video(const std::vector<std::string>& argv) {
               shown.gender = t.gender_label;
               shown.gender_score = t.gender[std::size_t(t.gender_label)];
             }
-            annotate_face(frame.image, shown, pipeline, "#" + std::to_string(t.track));
+            shown_faces.push_back(std::move(shown));
+            titles.push_back("#" + std::to_string(t.track));
           }
+          annotate(frame.image, shown_faces, pipeline, titles, draw_opt);
           draw->write(frame.image);
         }
         bar.update(r.index + 1, info.expected_frames());
