@@ -212,6 +212,37 @@ TEST_CASE("video: faces seen in 2 frames only are not tracks unless --confirm-fr
   CHECK(mien_cli("video --confirm-frames 0 " + quote(video)).status == 2);
 }
 
+TEST_CASE("video: a face hidden for longer than the memory is re-linked to its old id") {
+  if (!have_ffmpeg()) return;
+  const std::string dir = test::temp_dir("video_relink");
+  const std::string png = dir + "/scene.png", video = dir + "/hidden.mp4";
+  const Image photo = load_image(source_path("tests/data/scenes/faceapi_sample1.jpg"));
+  save_image(photo, png);
+  const std::vector<FaceResult> faces = Pipeline::with_default_models().analyze(photo);
+  REQUIRE(faces.size() == 3);
+  // 4 s at 10 frames/s; frames 10-25 (1.6 s, longer than the 1 s memory) cover the first
+  // face with a gray patch.
+  const Detection& f = faces[0].face;
+  const std::string patch =
+      "x=" + std::to_string(int(f.x) - 15) + ":y=" + std::to_string(int(f.y) - 15) +
+      ":w=" + std::to_string(int(f.w) + 30) + ":h=" + std::to_string(int(f.h) + 30);
+  ffmpeg("-loop 1 -framerate 10 -t 4 -i " + quote(png) + " -vf crop=640:426:0:0,drawbox=" + patch +
+         ":c=gray:t=fill:enable='between(n\\,10\\,25)' -c:v libx264 -pix_fmt yuv420p " +
+         quote(video));
+  const auto r = mien_cli("video --csv " + quote(dir + "/a.csv") + " " + quote(video));
+  INFO(r.out);
+  REQUIRE(r.status == 0);
+  CHECK(r.out.find("0 shot cuts") != std::string::npos);
+  CHECK(r.out.find(" 3 tracks") != std::string::npos);
+  std::map<int, int> hits;
+  const auto rows = read_csv(dir + "/a.csv");
+  for (std::size_t i = 1; i < rows.size(); ++i) hits[std::stoi(rows[i][2])] += 1;
+  CHECK(hits.size() == 3);
+  // Without re-linking the returning face is a fourth track.
+  const auto off = mien_cli("video --relink 0 " + quote(video));
+  CHECK(off.out.find(" 4 tracks") != std::string::npos);
+}
+
 TEST_CASE("video: sampling with --fps and --every, and standard input") {
   if (!have_ffmpeg()) return;
   const StillVideo v = make_still_video("video_sampling", "tests/data/scenes/astronaut.jpg");
