@@ -215,6 +215,16 @@ TEST_CASE("confirmation: blips never appear, real faces do from their first fram
   c.observe({5}, {0.8f});
   CHECK(c.finish() == std::vector<int>{6});
   CHECK(c.public_id(5) == 3);
+  // A shot cut decides early: a face in both analysed frames of a 1-second shot (--fps 1)
+  // is confirmed, one seen once is not; two frames of a 0.1 s flash are not either.
+  TrackConfirmer sparse(opt), dense(opt);
+  sparse.observe({1}, {0.8f}, 0.0);
+  sparse.observe({1, 2}, {0.8f, 0.8f}, 1.0);
+  CHECK(sparse.end_shot() == std::vector<int>{2});
+  CHECK(sparse.public_id(1) == 1);
+  dense.observe({1}, {0.8f}, 0.0);
+  dense.observe({1}, {0.8f}, 0.1);
+  CHECK(dense.end_shot() == std::vector<int>{1});
   // --confirm-frames 1: every detection at once.
   TrackConfirmer all(ConfirmOptions{1, 1, 0.f});
   all.observe({7}, {0.1f});

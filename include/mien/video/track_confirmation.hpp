@@ -9,6 +9,8 @@
 // rejected tracks leave in the tracker's own numbering.
 #pragma once
 
+#include <algorithm>
+#include <cstdint>
 #include <map>
 #include <vector>
 
@@ -20,6 +22,10 @@ struct ConfirmOptions {
   int frames = 3;          // analysed frames a track must be found in (1: confirm at once)
   int window = 5;          // ... within its first `window` analysed frames
   float min_score = 0.5f;  // best detector score it must reach in them
+  // At a shot cut a pending track found in every analysed frame of the shot, at least twice
+  // and over at least this long, is confirmed: with --fps 1 a 2-second shot holds only two
+  // analysed frames, while two frames of a 0.1 s flash are still a blip.
+  double min_shot_seconds = 0.5;
 };
 
 class TrackConfirmer {
@@ -32,9 +38,10 @@ class TrackConfirmer {
                " frames) must be at least the frames to confirm (", opt_.frames, ")");
   }
 
-  // One analysed frame: the tracker's ids found in it and their detector scores (same
-  // order). Returns the ids rejected by this frame.
-  std::vector<int> observe(const std::vector<int>& ids, const std::vector<float>& scores) {
+  // One analysed frame at `time` (seconds): the tracker's ids found in it and their
+  // detector scores (same order). Returns the ids rejected by this frame.
+  std::vector<int> observe(const std::vector<int>& ids, const std::vector<float>& scores,
+                           double time = 0) {
     ++frame_;
     for (std::size_t i = 0; i < ids.size(); ++i) {
       if (ids[i] <= 0) continue;
@@ -42,9 +49,11 @@ class TrackConfirmer {
       if (it == tracks_.end()) {
         it = tracks_.emplace(ids[i], Info{}).first;
         it->second.start = frame_;
+        it->second.first_time = time;
       }
       Info& t = it->second;
       t.hits += 1;
+      t.last_time = time;
       if (i < scores.size() && scores[i] > t.best) t.best = scores[i];
     }
     std::vector<int> rejected;
@@ -64,12 +73,23 @@ class TrackConfirmer {
   // The stream ended: a pending track is confirmed when it was found in every analysed
   // frame since it started (a clip shorter than the rule is not a reason to hide a face
   // that was always there), else rejected. Returns the ids rejected.
-  std::vector<int> finish() {
+  std::vector<int> finish() { return decide_pending(1, 0.0); }
+
+  // A shot cut ended every track: as at the end of the stream, but a track needs at least
+  // two sightings (or `frames`, if fewer) `min_shot_seconds` apart.
+  std::vector<int> end_shot() {
+    return decide_pending(std::min<int64_t>(2, opt_.frames),
+                          opt_.frames > 1 ? opt_.min_shot_seconds : 0.0);
+  }
+
+ private:
+  std::vector<int> decide_pending(int64_t min_hits, double min_seconds) {
     std::vector<int> rejected;
     for (auto& kv : tracks_) {
       Info& t = kv.second;
       if (t.state != State::Pending) continue;
-      if (t.hits == frame_ - t.start + 1 && t.best >= opt_.min_score) {
+      if (t.hits >= min_hits && t.hits == frame_ - t.start + 1 && t.best >= opt_.min_score &&
+          t.last_time - t.first_time >= min_seconds) {
         confirm(t);
       } else {
         t.state = State::Rejected;
@@ -79,6 +99,7 @@ class TrackConfirmer {
     return rejected;
   }
 
+ public:
   // Unknown ids are pending: a track not observed yet is not decided.
   State state(int id) const {
     auto it = tracks_.find(id);
@@ -95,6 +116,7 @@ class TrackConfirmer {
  private:
   struct Info {
     int64_t start = 0, hits = 0;
+    double first_time = 0, last_time = 0;
     float best = 0;
     State state = State::Pending;
     int public_id = 0;

@@ -277,6 +277,7 @@ class VideoAnalyzer {
     if (item.analyze) {
       ++frames_analyzed_;
       if (cuts_.is_cut(item.frame.image)) {
+        for (int id : confirmer_.end_shot()) tracker_.discard(id);
         tracker_.end_all();
         ++shot_cuts_;
       }
@@ -289,7 +290,7 @@ class VideoAnalyzer {
       const std::vector<int> ids = tracker_.update(boxes, r.time, looks);
       std::vector<float> scores;
       for (const Detection& b : boxes) scores.push_back(b.score);
-      for (int id : confirmer_.observe(ids, scores)) tracker_.discard(id);
+      for (int id : confirmer_.observe(ids, scores, r.time)) tracker_.discard(id);
       const std::size_t n_gender = pipeline_.gender_labels().size();
       for (std::size_t i = 0; i < item.faces.size(); ++i) {
         if (ids[i] == 0) continue;  // a duplicate box of a tracked face
