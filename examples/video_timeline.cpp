@@ -27,9 +27,9 @@ int main(int argc, char** argv) {
     analyzer.run(video);  // a callback here would see every frame with its tracked faces
     for (const mien::TimelineEntry& e : analyzer.timeline())
       std::printf("%5.1f s  track %d  %-8s %.2f  box %.0f,%.0f %.0fx%.0f\n", e.seconds, e.track,
-                  pipeline.emotion_labels()[std::size_t(e.emotion)].c_str(), double(e.score),
+                  pipeline.emotion_labels()[std::size_t(e.emotion)].c_str(), double(e.probability),
                   double(e.box.x), double(e.box.y), double(e.box.w), double(e.box.h));
-    const int main_face = analyzer.tracker().main_track();
+    const int main_face = analyzer.main_track();
     if (const mien::TrackSummary* s = analyzer.summary().track(main_face))
       std::printf("main face: track %d, mostly %s (%.0f%% of its frames)\n", main_face,
                   pipeline.emotion_labels()[std::size_t(s->dominant())].c_str(),

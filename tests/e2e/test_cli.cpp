@@ -6,6 +6,7 @@
 #include "cli_util.hpp"
 #include "mien/mien.hpp"
 #include "mien/vision/image.hpp"
+#include "mien/vision/pipeline.hpp"
 #include "test_util.hpp"
 
 using namespace mien;
@@ -122,6 +123,33 @@ TEST_CASE("cli: image --draw writes a decodable image of the same size") {
   REQUIRE(many.status == 0);
   CHECK(load_image(dir + "/many/astronaut.jpg").width == 512);
   CHECK(load_image(dir + "/many/faceapi_sample5.jpg").width == 640);
+}
+
+TEST_CASE("cli: image --draw --landmarks puts a dot on every keypoint") {
+  const std::string dir = test::temp_dir("draw_landmarks");
+  const std::string in = source_path("tests/data/scenes/faceapi_sample1.jpg");
+  REQUIRE(mien_cli("image --draw " + quote(dir + "/plain.png") + " " + quote(in)).status == 0);
+  REQUIRE(
+      mien_cli("image --landmarks --draw " + quote(dir + "/dots.png") + " " + quote(in)).status ==
+      0);
+  const Image plain = load_image(dir + "/plain.png"), dots = load_image(dir + "/dots.png");
+  const std::vector<FaceResult> faces = Pipeline::with_default_models().analyze(load_image(in));
+  REQUIRE(!faces.empty());
+  int points = 0, white = 0, white_before = 0;
+  auto is_white = [](const Image& img, const Point& k) {
+    const uint8_t* p = img.pixel(int(k.x), int(k.y));
+    return p[0] == 255 && p[1] == 255 && p[2] == 255;
+  };
+  for (const FaceResult& f : faces)
+    for (const Point& k : f.face.keypoints) {
+      if (k.x < 0 || k.y < 0 || k.x >= float(dots.width) || k.y >= float(dots.height)) continue;
+      ++points;
+      white += is_white(dots, k);
+      white_before += is_white(plain, k);
+    }
+  CHECK(points >= 6 * int(faces.size()) - 2);
+  CHECK(white == points);  // labels never cover their own face when there is room
+  CHECK(white_before < points / 2);
 }
 
 TEST_CASE("cli: bad images give exit 1 and a message naming the file, other images still run") {

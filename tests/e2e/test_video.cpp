@@ -129,6 +129,10 @@ TEST_CASE("video: a still scene gives stable tracks, full timeline, the photo's 
     CHECK(count(tl, "\"class\":\"" + cls + "\",\"seconds\"") >= 3);
   }
   CHECK(count(tl, "\"gender\":") == 9);
+  // The emotion's probability and the detector's score, each under its own name.
+  CHECK(count(tl, "\"probability\":") == 9);
+  CHECK(count(tl, "\"detector_score\":") == 9);
+  CHECK(count(tl, "\"score\":") == 0);
 
   // The library example prints the same timeline.
   const auto ex =
@@ -170,6 +174,73 @@ TEST_CASE("video: moving faces in H.264 keep their ids; --draw keeps every frame
   const std::string summary = read_text(dir + "/summary.csv");
   CHECK(summary.rfind("file,label\npan.mp4,", 0) == 0);
   CHECK(count(summary, "\n") == 2);
+}
+
+TEST_CASE("video: faces seen in 2 frames only are not tracks unless --confirm-frames 1") {
+  if (!have_ffmpeg()) return;
+  const std::string dir = test::temp_dir("video_blip");
+  const std::string png = dir + "/scene.png", video = dir + "/blip.mkv";
+  save_image(load_image(source_path("tests/data/scenes/faceapi_sample1.jpg")), png);
+  // 22 frames, black except frames 10 and 11 (the 3-face photo): a 2-frame blip.
+  ffmpeg("-loop 1 -framerate 10 -t 2.2 -i " + quote(png) +
+         " -vf drawbox=c=black:t=fill:enable='not(between(n\\,10\\,11))' -c:v ffv1 " +
+         quote(video));
+  const auto r =
+      mien_cli("video --csv " + quote(dir + "/a.csv") + " --json " + quote(dir + "/a.json") +
+               " --draw " + quote(dir + "/a.mp4") + " " + quote(video));
+  INFO(r.out);
+  REQUIRE(r.status == 0);
+  CHECK(r.out.find("22 frames (22 analysed)") != std::string::npos);
+  CHECK(r.out.find(" 0 tracks") != std::string::npos);
+  CHECK(r.out.find("no faces found") != std::string::npos);
+  CHECK(read_csv(dir + "/a.csv").size() == 1);  // the header only
+  CHECK(count(read_text(dir + "/a.json"), "\"type\":\"emotion\"") == 0);
+  // Every frame is still written to the drawn video, although delivery was held back.
+  const auto probe = run_command("ffprobe",
+                                 "-v error -count_frames -select_streams v:0 "
+                                 "-show_entries stream=nb_read_frames -of csv=p=0 " +
+                                     quote(dir + "/a.mp4"));
+  CHECK(probe.out.find("22") != std::string::npos);
+
+  const auto all =
+      mien_cli("video --confirm-frames 1 --csv " + quote(dir + "/b.csv") + " " + quote(video));
+  INFO(all.out);
+  CHECK(all.status == 0);
+  CHECK(all.out.find(" 3 tracks") != std::string::npos);
+  CHECK(read_csv(dir + "/b.csv").size() == 1 + 2 * 3);
+  CHECK(mien_cli("video --confirm-frames 4 --confirm-window 3 " + quote(video)).status == 2);
+  CHECK(mien_cli("video --confirm-frames 0 " + quote(video)).status == 2);
+}
+
+TEST_CASE("video: a face hidden for longer than the memory is re-linked to its old id") {
+  if (!have_ffmpeg()) return;
+  const std::string dir = test::temp_dir("video_relink");
+  const std::string png = dir + "/scene.png", video = dir + "/hidden.mp4";
+  const Image photo = load_image(source_path("tests/data/scenes/faceapi_sample1.jpg"));
+  save_image(photo, png);
+  const std::vector<FaceResult> faces = Pipeline::with_default_models().analyze(photo);
+  REQUIRE(faces.size() == 3);
+  // 4 s at 10 frames/s; frames 10-25 (1.6 s, longer than the 1 s memory) cover the first
+  // face with a gray patch.
+  const Detection& f = faces[0].face;
+  const std::string patch =
+      "x=" + std::to_string(int(f.x) - 15) + ":y=" + std::to_string(int(f.y) - 15) +
+      ":w=" + std::to_string(int(f.w) + 30) + ":h=" + std::to_string(int(f.h) + 30);
+  ffmpeg("-loop 1 -framerate 10 -t 4 -i " + quote(png) + " -vf crop=640:426:0:0,drawbox=" + patch +
+         ":c=gray:t=fill:enable='between(n\\,10\\,25)' -c:v libx264 -pix_fmt yuv420p " +
+         quote(video));
+  const auto r = mien_cli("video --csv " + quote(dir + "/a.csv") + " " + quote(video));
+  INFO(r.out);
+  REQUIRE(r.status == 0);
+  CHECK(r.out.find("0 shot cuts") != std::string::npos);
+  CHECK(r.out.find(" 3 tracks") != std::string::npos);
+  std::map<int, int> hits;
+  const auto rows = read_csv(dir + "/a.csv");
+  for (std::size_t i = 1; i < rows.size(); ++i) hits[std::stoi(rows[i][2])] += 1;
+  CHECK(hits.size() == 3);
+  // Without re-linking the returning face is a fourth track.
+  const auto off = mien_cli("video --relink 0 " + quote(video));
+  CHECK(off.out.find(" 4 tracks") != std::string::npos);
 }
 
 TEST_CASE("video: sampling with --fps and --every, and standard input") {

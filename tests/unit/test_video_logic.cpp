@@ -2,10 +2,12 @@
 // sampling, shot cuts, and the parsing of ffmpeg's stream descriptions.
 #include <doctest/doctest.h>
 
+#include "mien/video/appearance.hpp"
 #include "mien/video/frames.hpp"
 #include "mien/video/shot_cut.hpp"
 #include "mien/video/smoothing.hpp"
 #include "mien/video/timeline.hpp"
+#include "mien/video/track_confirmation.hpp"
 #include "mien/video/tracker.hpp"
 
 using namespace mien;
@@ -76,6 +78,160 @@ TEST_CASE("tracker: duplicate boxes of a tracked face are dropped; end_all at a 
   CHECK(tracker.tracks().size() == 2);
 }
 
+namespace {
+// A descriptor-like pattern: `seed` picks one of several distinct textures.
+std::vector<float> look(int seed) {
+  Image img(48, 48);
+  for (int y = 0; y < 48; ++y)
+    for (int x = 0; x < 48; ++x) {
+      const uint8_t v = uint8_t(((x * (seed + 1) / 7 + y * (3 - seed % 3) / 5) % 4) * 60);
+      img.pixel(x, y)[0] = img.pixel(x, y)[1] = img.pixel(x, y)[2] = v;
+    }
+  return face_appearance(img, box(0, 0, 48));
+}
+}  // namespace
+
+TEST_CASE("appearance: the same crop correlates, different patterns do not") {
+  CHECK(appearance_similarity(look(1), look(1)) == doctest::Approx(1.0));
+  CHECK(appearance_similarity(look(1), look(4)) < 0.6f);
+  // Brightness and contrast do not matter; a flat crop has no descriptor.
+  Image img(40, 40), brighter(40, 40);
+  for (int y = 0; y < 40; ++y)
+    for (int x = 0; x < 40; ++x)
+      for (int c = 0; c < 3; ++c) {
+        img.pixel(x, y)[c] = uint8_t(x * 3 + y);
+        brighter.pixel(x, y)[c] = uint8_t(2 * (x * 3 + y) / 3 + 60);
+      }
+  CHECK(appearance_similarity(face_appearance(img, box(0, 0, 40)),
+                              face_appearance(brighter, box(0, 0, 40))) > 0.99f);
+  CHECK(face_appearance(Image(20, 20, Rgb{9, 9, 9}), box(0, 0, 20)).empty());
+  CHECK(face_appearance(img, box(100, 100, 20)).empty());  // outside the image
+}
+
+TEST_CASE("tracker: a fragment after a short gap gets the old id back") {
+  TrackerOptions opt;
+  opt.memory_seconds = 0.5;
+  FaceTracker tracker(opt);
+  const std::vector<float> a = look(1);
+  for (int i = 0; i < 5; ++i)
+    CHECK(tracker.update({box(100.f + 2 * float(i), 100, 80)}, i * 0.1, {a}) ==
+          std::vector<int>{1});
+  // Hidden for 1.2 s (longer than the memory), back 60 px away (0.75 face sizes: more than
+  // the positional reach after the memory), looking the same: re-linked.
+  CHECK(tracker.update({box(168, 100, 80)}, 1.6, {a}) == std::vector<int>{1});
+  CHECK(tracker.tracks().size() == 1);
+  CHECK(tracker.tracks()[0].relinks == 1);
+  // A fast head move of a whole face size between two frames, same look: same id.
+  CHECK(tracker.update({box(250, 110, 80)}, 1.7, {a}) == std::vector<int>{1});
+  // Without descriptors, the same gap starts a new track: position alone is not enough.
+  FaceTracker blind(opt);
+  blind.update({box(100, 100, 80)}, 0.0);
+  CHECK(blind.update({box(168, 100, 80)}, 1.6) == std::vector<int>{2});
+}
+
+TEST_CASE("tracker: re-linking never merges different people, far faces or across cuts") {
+  TrackerOptions opt;
+  opt.memory_seconds = 0.5;
+  const std::vector<float> a = look(1), b = look(4);
+  {
+    // Someone else appears where the lost face was: a different look, a new id.
+    FaceTracker tracker(opt);
+    tracker.update({box(100, 100, 80)}, 0.0, {a});
+    CHECK(tracker.update({box(110, 100, 80)}, 1.0, {b}) == std::vector<int>{2});
+  }
+  {
+    // Two people far apart, the same look (twins, or a uniform crowd): never merged,
+    // even when one of them is missing.
+    FaceTracker tracker(opt);
+    CHECK(tracker.update({box(100, 100, 60), box(500, 100, 60)}, 0.0, {a, a}) ==
+          std::vector<int>{1, 2});
+    CHECK(tracker.update({box(500, 100, 60)}, 0.1, {a}) == std::vector<int>{2});
+    CHECK(tracker.update({box(300, 100, 60)}, 1.0, {a}) == std::vector<int>{3});
+  }
+  {
+    // Both seen in every frame: each keeps its own id although they look alike.
+    FaceTracker tracker(opt);
+    for (int i = 0; i < 10; ++i)
+      CHECK(tracker.update({box(100, 100, 60), box(180, 100, 60)}, i * 0.1, {a, a}) ==
+            std::vector<int>{1, 2});
+  }
+  {
+    // A shot cut ends the tracks for good: the same look after the cut is a new track.
+    FaceTracker tracker(opt);
+    tracker.update({box(100, 100, 80)}, 0.0, {a});
+    tracker.end_all();
+    CHECK(tracker.update({box(100, 100, 80)}, 0.1, {a}) == std::vector<int>{2});
+    // ... and so is a discarded track (noise the caller rejected).
+    tracker.update({box(400, 100, 80)}, 0.2, {b});
+    tracker.discard(3);
+    CHECK(tracker.update({box(400, 100, 80)}, 0.3, {b}) == std::vector<int>{4});
+  }
+  {
+    // Too long a gap: a new id.
+    FaceTracker tracker(opt);
+    tracker.update({box(100, 100, 80)}, 0.0, {a});
+    CHECK(tracker.update({box(100, 100, 80)}, 2.5, {a}) == std::vector<int>{2});
+  }
+}
+
+TEST_CASE("tracker: a stale track does not take a second box of a tracked face") {
+  TrackerOptions opt;
+  FaceTracker tracker(opt);
+  tracker.update({box(150, 100, 100)}, 0.0);                                   // track 1, then lost
+  for (int i = 1; i <= 3; ++i) tracker.update({box(300, 100, 100)}, 0.1 * i);  // track 2
+  // Track 2's face now has two boxes; the second is within track 1's reach, but it is a
+  // duplicate of the face track 2 continues.
+  CHECK(tracker.update({box(290, 100, 100), box(240, 110, 130)}, 0.4) == std::vector<int>{2, 0});
+}
+
+TEST_CASE("confirmation: blips never appear, real faces do from their first frame") {
+  ConfirmOptions opt;  // 3 of the first 5 analysed frames, best score >= 0.5
+  TrackConfirmer c(opt);
+  using S = TrackConfirmer::State;
+  // Track 1 a real face from frame 1; track 2 a 2-frame false positive in frames 2-3.
+  CHECK(c.observe({1}, {0.9f}).empty());
+  CHECK(c.state(1) == S::Pending);
+  CHECK(c.observe({1, 2}, {0.9f, 0.8f}).empty());
+  CHECK(c.observe({1, 2}, {0.9f, 0.8f}).empty());
+  CHECK(c.state(1) == S::Confirmed);
+  CHECK(c.public_id(1) == 1);
+  CHECK(c.observe({1}, {0.9f}).empty());
+  CHECK(c.observe({1}, {0.9f}).empty());
+  CHECK(c.state(2) == S::Pending);  // its window (frames 2-6) still allows a third sighting
+  CHECK(c.observe({1}, {0.9f}) == std::vector<int>{2});
+  CHECK(c.state(2) == S::Rejected);
+  CHECK(c.public_id(2) == 0);
+  // Track 3 found often but never with a convincing score: rejected.
+  for (int i = 0; i < 4; ++i) c.observe({1, 3}, {0.9f, 0.45f});
+  CHECK(c.state(3) == S::Pending);
+  CHECK(c.observe({1, 3}, {0.9f, 0.45f}) == std::vector<int>{3});
+  // Track 4 confirmed later gets the next dense id (2), not its tracker id.
+  for (int i = 0; i < 3; ++i) c.observe({4}, {0.7f});
+  CHECK(c.public_id(4) == 2);
+  CHECK(c.confirmed_count() == 2);
+  // At the end of the stream, a face present in every frame since it started is kept
+  // (a clip shorter than the rule), one that was missed is not.
+  c.observe({5, 6}, {0.8f, 0.8f});
+  c.observe({5}, {0.8f});
+  CHECK(c.finish() == std::vector<int>{6});
+  CHECK(c.public_id(5) == 3);
+  // A shot cut decides early: a face in both analysed frames of a 1-second shot (--fps 1)
+  // is confirmed, one seen once is not; two frames of a 0.1 s flash are not either.
+  TrackConfirmer sparse(opt), dense(opt);
+  sparse.observe({1}, {0.8f}, 0.0);
+  sparse.observe({1, 2}, {0.8f, 0.8f}, 1.0);
+  CHECK(sparse.end_shot() == std::vector<int>{2});
+  CHECK(sparse.public_id(1) == 1);
+  dense.observe({1}, {0.8f}, 0.0);
+  dense.observe({1}, {0.8f}, 0.1);
+  CHECK(dense.end_shot() == std::vector<int>{1});
+  // --confirm-frames 1: every detection at once.
+  TrackConfirmer all(ConfirmOptions{1, 1, 0.f});
+  all.observe({7}, {0.1f});
+  CHECK(all.public_id(7) == 1);
+  CHECK_THROWS_AS(TrackConfirmer(ConfirmOptions{3, 2, 0.5f}), Error);
+}
+
 TEST_CASE("smoothing: window mean and EMA") {
   ProbabilitySmoother w(parse_smoothing("window:2"));
   CHECK(w.update({1, 0})[0] == doctest::Approx(1.0));
@@ -107,7 +263,8 @@ TEST_CASE("timeline: one entry per track per second, mean over the second") {
   CHECK(e[0].seconds == 0.0);
   CHECK(e[0].track == 1);
   CHECK(e[0].emotion == 0);
-  CHECK(e[0].score == doctest::Approx(0.6));
+  CHECK(e[0].probability == doctest::Approx(0.6));
+  CHECK(e[0].detector_score == doctest::Approx(0.9));
   CHECK(e[0].box.x == 0.f);  // the first frame's box
   CHECK(e[0].gender == 0);
   CHECK(e[0].frames == 2);

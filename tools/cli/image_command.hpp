@@ -107,7 +107,9 @@ inline int cmd_image(const std::vector<std::string>& argv) {
                  "Find every face in each image and print its emotion and gender.\n"
                  "Folders are expanded to the images they hold.");
   args.flag("--json", "print one JSON object per image instead of a table")
-      .option("--draw", "OUT", "write the annotated image to OUT (a folder for several inputs)");
+      .option("--draw", "OUT", "write the annotated image to OUT (a folder for several inputs)")
+      .flag("--landmarks",
+            "with --draw: also draw the detector's landmarks (eyes, nose, mouth, ears)");
   add_model_options(args);
   add_detect_options(args);
   add_run_options(args);
@@ -141,7 +143,9 @@ inline int cmd_image(const std::vector<std::string>& argv) {
       }
       std::fflush(stdout);
       if (!draw.empty()) {
-        annotate(img, faces, pipeline);
+        AnnotateOptions ao;
+        ao.landmarks = args.has("--landmarks");
+        annotate(img, faces, pipeline, {}, ao);
         save_image(img, draw_path(draw, file, many));
       }
     } catch (const Error& e) {

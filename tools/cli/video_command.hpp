@@ -59,7 +59,8 @@ inline std::string timeline_json(const std::vector<TimelineEntry>& entries, cons
          ",\"seconds\":" + seconds + ",\"object\":{\"track\":" + std::to_string(e.track) +
          ",\"box\":[" + json_number(e.box.x, 6) + "," + json_number(e.box.y, 6) + "," +
          json_number(e.box.w, 6) + "," + json_number(e.box.h, 6) +
-         "],\"score\":" + json_number(e.score, 4);
+         "],\"probability\":" + json_number(e.probability, 4) +
+         ",\"detector_score\":" + json_number(e.detector_score, 4);
     if (e.gender >= 0) s += ",\"gender\":" + json_string(p.gender_labels()[std::size_t(e.gender)]);
     s += "}}";
   }
@@ -122,7 +123,7 @@ inline std::string distribution_text(const TrackSummary& t, const Pipeline& p) {
 
 inline void print_clip_summary(const std::string& file, const VideoInfo& info,
                                const VideoAnalyzer& a, double seconds, const Pipeline& p) {
-  const auto& tracks = a.tracker().tracks();
+  const std::vector<Track> tracks = a.tracks();  // confirmed ones
   std::printf(
       "%s  %dx%d  %.2f fps  %lld frames (%lld analysed) in %.2f s: %.1f frames/s  %lld shot cut%s  "
       "%zu track%s\n",
@@ -130,7 +131,7 @@ inline void print_clip_summary(const std::string& file, const VideoInfo& info,
       (long long)a.frames_analyzed(), seconds,
       seconds > 0 ? double(a.frames_decoded()) / seconds : 0.0, (long long)a.shot_cuts(),
       a.shot_cuts() == 1 ? "" : "s", tracks.size(), tracks.size() == 1 ? "" : "s");
-  const int main_track = a.tracker().main_track();
+  const int main_track = a.main_track();
   for (const Track& t : tracks) {
     const TrackSummary* s = a.summary().track(t.id);
     if (!s) continue;
@@ -159,6 +160,8 @@ inline int cmd_video(const std::vector<std::string>& argv) {
   args.option("--json", "OUT", "per-second timeline: one entry per track per second (JSON)")
       .option("--csv", "OUT", "per-frame rows: frame, time, track, box, all probabilities")
       .option("--draw", "OUT", "annotated video: boxes, track ids, smoothed labels (e.g. out.mp4)")
+      .flag("--landmarks",
+            "with --draw: also draw the detector's landmarks (eyes, nose, mouth, ears)")
       .option("--summary", "OUT", "CSV of file,label for all videos (label: main face's emotion)")
       .option("--fps", "F", "analyse about F frames per second of video")
       .option("--every", "N", "analyse every Nth frame")
@@ -168,6 +171,16 @@ inline int cmd_video(const std::vector<std::string>& argv) {
       .option("--cut-threshold", "D",
               "colour-histogram jump 0..1 that counts as a shot cut and ends all tracks; 0: off",
               "0.17")
+      .option("--confirm-frames", "N",
+              "show a track once found in N analysed frames of its first --confirm-window "
+              "(1: at once); outputs lag by up to that window",
+              "3")
+      .option("--confirm-window", "N", "analysed frames in which a new track must be confirmed",
+              "5")
+      .option("--confirm-score", "P", "best detector score a track needs to be confirmed", "0.5")
+      .option("--relink", "S",
+              "re-link a face lost for up to S seconds that looks the same and is near; 0: off",
+              "2")
       .option("--threads", "N", "threads (default: every core)")
       .flag("--tta", "average each face with its mirror image (test-time augmentation)")
       .flag("--quiet", "no progress bar")
@@ -195,6 +208,14 @@ inline int cmd_video(const std::vector<std::string>& argv) {
   }
   vo.tracker.memory_seconds = args.get_double("--memory", 0, 3600);
   vo.cut_threshold = float(args.get_double("--cut-threshold", 0, 1));
+  vo.confirm.frames = args.get_int("--confirm-frames", 1, 1000);
+  vo.confirm.window = args.get_int("--confirm-window", 1, 1000);
+  if (!args.has("--confirm-window"))
+    vo.confirm.window = std::max(vo.confirm.window, vo.confirm.frames);
+  if (vo.confirm.window < vo.confirm.frames)
+    throw UsageError("--confirm-window must be at least --confirm-frames");
+  vo.confirm.min_score = float(args.get_double("--confirm-score", 0, 1));
+  vo.tracker.relink_seconds = args.get_double("--relink", 0, 3600);
   const std::string ffmpeg = args.get("--ffmpeg");
   const bool many = files.size() > 1;
   for (const char* opt : {"--json", "--csv", "--draw"}) {
@@ -212,6 +233,8 @@ inline int cmd_video(const std::vector<std::string>& argv) {
   }
   const Pipeline pipeline = make_pipeline(args);
   const bool progress = !args.has("--quiet");
+  AnnotateOptions draw_opt;
+  draw_opt.landmarks = args.has("--landmarks");
 
   int failures = 0;
   for (const std::string& file : files) {
@@ -247,6 +270,8 @@ inline int cmd_video(const std::vector<std::string>& argv) {
           if (r.index % 64 == 0) csv->flush();
         }
         if (draw) {
+          std::vector<FaceResult> shown_faces;
+          std::vector<std::string> titles;
           for (const TrackedFace& t : r.faces) {
             FaceResult shown = t.raw;  // the frame's box with the track's smoothed labels
             shown.emotion = t.label;
@@ -255,8 +280,10 @@ inline int cmd_video(const std::vector<std::string>& argv) {
               shown.gender = t.gender_label;
               shown.gender_score = t.gender[std::size_t(t.gender_label)];
             }
-            annotate_face(frame.image, shown, pipeline, "#" + std::to_string(t.track));
+            shown_faces.push_back(std::move(shown));
+            titles.push_back("#" + std::to_string(t.track));
           }
+          annotate(frame.image, shown_faces, pipeline, titles, draw_opt);
           draw->write(frame.image);
         }
         bar.update(r.index + 1, info.expected_frames());
@@ -286,7 +313,7 @@ inline int cmd_video(const std::vector<std::string>& argv) {
     print_clip_summary(file, info, analyzer, secs, pipeline);
     std::fflush(stdout);
     if (summary) {
-      const TrackSummary* main = analyzer.summary().track(analyzer.tracker().main_track());
+      const TrackSummary* main = analyzer.summary().track(analyzer.main_track());
       const int label = main ? main->dominant() : -1;
       if (label < 0)
         std::fprintf(stderr, "mien: warning: %s: no face, empty label\n", file.c_str());

@@ -14,15 +14,16 @@
 
 namespace mien {
 
-// {"type":"emotion","class":"happy","seconds":15.0,
-//  "object":{"track":1,"box":[x,y,w,h],"score":0.93,"gender":"woman"}}
+// {"type":"emotion","class":"happy","seconds":15.0,"object":{"track":1,"box":[x,y,w,h],
+//  "probability":0.93,"detector_score":0.88,"gender":"woman"}}
 struct TimelineEntry {
   double seconds = 0;  // start of the second
   int track = 0;
-  int emotion = -1;  // label index
-  float score = 0;   // mean smoothed probability of that label over the second
-  Detection box;     // the face in the first analysed frame of the second
-  int gender = -1;   // label index, -1 without a gender model
+  int emotion = -1;          // label index
+  float probability = 0;     // mean smoothed probability of that label over the second
+  float detector_score = 0;  // mean face detector score over the second
+  Detection box;             // the face in the first analysed frame of the second
+  int gender = -1;           // label index, -1 without a gender model
   float gender_score = 0;
   int frames = 0;  // analysed frames of this track in this second
 };
@@ -45,6 +46,7 @@ class TimelineBuilder {
     for (std::size_t i = 0; i < emotion.size() && i < a.emotion.size(); ++i)
       a.emotion[i] += emotion[i];
     for (std::size_t i = 0; i < gender.size() && i < a.gender.size(); ++i) a.gender[i] += gender[i];
+    a.detector_score += double(box.score);
     a.frames += 1;
   }
 
@@ -60,8 +62,9 @@ class TimelineBuilder {
       e.frames = a.frames;
       if (!a.emotion.empty()) {
         e.emotion = int(std::max_element(a.emotion.begin(), a.emotion.end()) - a.emotion.begin());
-        e.score = a.emotion[std::size_t(e.emotion)] / float(a.frames);
+        e.probability = a.emotion[std::size_t(e.emotion)] / float(a.frames);
       }
+      e.detector_score = float(a.detector_score / a.frames);
       if (!a.gender.empty()) {
         e.gender = int(std::max_element(a.gender.begin(), a.gender.end()) - a.gender.begin());
         e.gender_score = a.gender[std::size_t(e.gender)] / float(a.frames);
@@ -75,6 +78,7 @@ class TimelineBuilder {
   struct Acc {
     Detection box;
     std::vector<float> emotion, gender;
+    double detector_score = 0;  // sum over the frames
     int frames = 0;
   };
   std::map<std::pair<double, int>, Acc> acc_;

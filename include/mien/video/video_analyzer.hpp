@@ -8,6 +8,14 @@
 // order, tracks and smooths them and calls `on_frame` (drawing, encoding, writing). At
 // most `2 * threads + 2` frames are in flight, so memory stays bounded on long videos.
 //
+// Only confirmed tracks (track_confirmation.hpp) reach `on_frame`, the timeline and the
+// summary. Whether a new track is a person is known a few analysed frames after it
+// appears, so frames are held back until every face in them is decided: `on_frame` runs
+// up to `confirm.window` analysed frames late (at full rate 5 frames, with --fps 2 about
+// 2.5 s of video), and a confirmed face is delivered from its very first frame. If the
+// held frames would exceed `max_delay_bytes`, the oldest is delivered early without its
+// undecided faces (their first frames are then missing from the outputs).
+//
 // If the stream breaks, every frame decoded before is still delivered to `on_frame`, and
 // then the error is thrown; the timeline and summary cover those frames.
 //
@@ -26,10 +34,12 @@
 #include <thread>
 #include <vector>
 
+#include "mien/video/appearance.hpp"
 #include "mien/video/frames.hpp"
 #include "mien/video/shot_cut.hpp"
 #include "mien/video/smoothing.hpp"
 #include "mien/video/timeline.hpp"
+#include "mien/video/track_confirmation.hpp"
 #include "mien/video/tracker.hpp"
 #include "mien/vision/pipeline.hpp"
 
@@ -42,11 +52,13 @@ struct VideoOptions {
   TrackerOptions tracker;
   SmoothingOptions smoothing;
   float cut_threshold = 0.17f;  // shot-cut histogram distance that ends all tracks; 0: off
+  ConfirmOptions confirm;       // when a track is a person
+  std::size_t max_delay_bytes = std::size_t(256) << 20;  // frames held for confirmation
 };
 
 struct TrackedFace {
-  int track = 0;
-  FaceResult raw;              // this frame's own result (box, probabilities, gender)
+  int track = 0;   // confirmed track id: 1, 2, 3... (the tracker's own id inside the analyzer)
+  FaceResult raw;  // this frame's own result (box, probabilities, gender)
   std::vector<float> emotion;  // smoothed emotion probabilities (pipeline label order)
   int label = -1;              // argmax of `emotion`
   std::vector<float> gender;   // smoothed gender probabilities (empty without gender)
@@ -72,6 +84,7 @@ class VideoAnalyzer {
         tracker_(opt.tracker),
         emotion_smooth_(opt.smoothing),
         gender_smooth_(opt.smoothing),
+        confirmer_(opt.confirm),
         cuts_(opt.cut_threshold) {
     MIEN_CHECK(opt_.threads >= 1, "threads must be at least 1");
   }
@@ -161,21 +174,34 @@ class VideoAnalyzer {
         item = std::move(it->second);
         q.done.erase(it);
       }
+      std::vector<Image> freed;
       try {
         if (item.error) std::rethrow_exception(item.error);
-        deliver(item, on_frame);
+        deliver(std::move(item), on_frame, freed);
       } catch (...) {
         failure = std::current_exception();
       }
       {
         std::lock_guard<std::mutex> lock(q.mutex);
         --q.in_flight;
-        if (q.spare.size() < capacity) q.spare.push_back(std::move(item.frame.image));
+        for (Image& img : freed)
+          if (q.spare.size() < capacity) q.spare.push_back(std::move(img));
         if (failure) q.stop = true;
         q.cv.notify_all();
       }
       if (failure) break;
       ++next;
+    }
+    // The held frames: every track is decided now. After a failed callback (an encoder
+    // that died) there is nobody to hand them to.
+    if (!callback_failed_) {
+      try {
+        for (int id : confirmer_.finish()) tracker_.discard(id);
+        std::vector<Image> freed;
+        release(on_frame, freed);
+      } catch (...) {
+        if (!failure) failure = std::current_exception();
+      }
     }
     // On failure the reader sees `stop` after at most one more frame (ffmpeg keeps the
     // pipe fed); the VideoReader's owner ends ffmpeg.
@@ -185,7 +211,31 @@ class VideoAnalyzer {
     if (q.error) std::rethrow_exception(q.error);
   }
 
+  // The tracker's raw tracks, rejected ones included, with the tracker's ids.
   const FaceTracker& tracker() const { return tracker_; }
+  // Confirmed tracks with their user-facing ids (1, 2, 3...), in id order.
+  std::vector<Track> tracks() const {
+    std::vector<Track> out;
+    for (const Track& t : tracker_.tracks()) {
+      const int id = confirmer_.public_id(t.id);
+      if (id == 0) continue;
+      out.push_back(t);
+      out.back().id = id;
+    }
+    std::sort(out.begin(), out.end(), [](const Track& a, const Track& b) { return a.id < b.id; });
+    return out;
+  }
+  // The clip's main face among the confirmed tracks (largest size x presence), 0 if none.
+  int main_track() const {
+    int best = 0;
+    double best_score = 0;
+    for (const Track& t : tracks())
+      if (t.area_sum > best_score) {
+        best_score = t.area_sum;
+        best = t.id;
+      }
+    return best;
+  }
   std::vector<TimelineEntry> timeline() const { return timeline_.entries(); }
   const ClipSummaryBuilder& summary() const { return summary_; }
   int64_t frames_decoded() const { return frames_decoded_; }
@@ -211,8 +261,14 @@ class VideoAnalyzer {
     std::exception_ptr error;
   };
 
-  // In frame order, on the calling thread.
-  void deliver(Item& item, const FrameCallback& on_frame) {
+  struct Held {
+    VideoFrame frame;
+    FrameResult result;  // tracker ids
+  };
+
+  // In frame order, on the calling thread: tracks and smooths the frame, then hands on
+  // the held frames whose faces are all decided. Frame buffers done with go to `freed`.
+  void deliver(Item&& item, const FrameCallback& on_frame, std::vector<Image>& freed) {
     ++frames_decoded_;
     FrameResult r;
     r.index = item.frame.index;
@@ -221,12 +277,20 @@ class VideoAnalyzer {
     if (item.analyze) {
       ++frames_analyzed_;
       if (cuts_.is_cut(item.frame.image)) {
+        for (int id : confirmer_.end_shot()) tracker_.discard(id);
         tracker_.end_all();
         ++shot_cuts_;
       }
       std::vector<Detection> boxes;
-      for (const FaceResult& f : item.faces) boxes.push_back(f.face);
-      const std::vector<int> ids = tracker_.update(boxes, r.time);
+      std::vector<std::vector<float>> looks;
+      for (const FaceResult& f : item.faces) {
+        boxes.push_back(f.face);
+        looks.push_back(face_appearance(item.frame.image, f.face));
+      }
+      const std::vector<int> ids = tracker_.update(boxes, r.time, looks);
+      std::vector<float> scores;
+      for (const Detection& b : boxes) scores.push_back(b.score);
+      for (int id : confirmer_.observe(ids, scores, r.time)) tracker_.discard(id);
       const std::size_t n_gender = pipeline_.gender_labels().size();
       for (std::size_t i = 0; i < item.faces.size(); ++i) {
         if (ids[i] == 0) continue;  // a duplicate box of a tracked face
@@ -244,21 +308,65 @@ class VideoAnalyzer {
           t.gender = gender_smooth_.update(t.track, g);
           t.gender_label = argmax(t.gender);
         }
-        timeline_.add(t.track, r.time, t.raw.face, t.emotion, t.gender);
-        summary_.add(t.track, t.emotion, t.gender_label, n_gender);
         r.faces.push_back(std::move(t));
       }
       last_faces_ = r.faces;
     } else {
       r.faces = last_faces_;
     }
-    if (on_frame) on_frame(item.frame, r);
+    held_bytes_ += item.frame.image.rgb.size();
+    held_.push_back({std::move(item.frame), std::move(r)});
+    release(on_frame, freed);
+  }
+
+  bool decided(const FrameResult& r) const {
+    for (const TrackedFace& f : r.faces)
+      if (!confirmer_.decided(f.track)) return false;
+    return true;
+  }
+
+  // Delivers held frames from the oldest while their faces are decided (or the held frames
+  // outgrow max_delay_bytes): confirmed faces renumbered, the others dropped.
+  void release(const FrameCallback& on_frame, std::vector<Image>& freed) {
+    const std::size_t n_gender = pipeline_.gender_labels().size();
+    while (!held_.empty()) {
+      Held& h = held_.front();
+      const bool over_budget = held_.size() > 1 && held_bytes_ > opt_.max_delay_bytes;
+      if (!over_budget && !decided(h.result)) break;
+      FrameResult r;
+      r.index = h.result.index;
+      r.time = h.result.time;
+      r.analyzed = h.result.analyzed;
+      for (TrackedFace& f : h.result.faces) {
+        const int id = confirmer_.public_id(f.track);
+        if (id == 0) continue;
+        f.track = id;
+        if (r.analyzed) {
+          timeline_.add(f.track, r.time, f.raw.face, f.emotion, f.gender);
+          summary_.add(f.track, f.emotion, f.gender_label, n_gender);
+        }
+        r.faces.push_back(std::move(f));
+      }
+      held_bytes_ -= h.frame.image.rgb.size();
+      try {
+        if (on_frame) on_frame(h.frame, r);
+      } catch (...) {
+        callback_failed_ = true;
+        throw;
+      }
+      freed.push_back(std::move(h.frame.image));
+      held_.pop_front();
+    }
   }
 
   const Pipeline& pipeline_;
   VideoOptions opt_;
   FaceTracker tracker_;
-  TrackSmoothers emotion_smooth_, gender_smooth_;
+  TrackSmoothers emotion_smooth_, gender_smooth_;  // by tracker id
+  TrackConfirmer confirmer_;
+  std::deque<Held> held_;
+  std::size_t held_bytes_ = 0;
+  bool callback_failed_ = false;
   TimelineBuilder timeline_;
   ClipSummaryBuilder summary_;
   ShotCutDetector cuts_;

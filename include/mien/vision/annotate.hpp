@@ -1,16 +1,26 @@
-// Draws pipeline results on an image: a box per face in its emotion's colour, a label
-// ("happy 87% | woman 91%") and a small bar per emotion class, scaled to the image size.
+// Draws pipeline results on an image: a box per face in its emotion's colour and a label
+// with the top three emotions ("#1 happy 87% | woman 91%" over "sad 7%  fear 3%"), in
+// black or white, whichever reads better on the label's colour. Labels are laid out
+// together (label_layout.hpp): they never overlap one another or leave the image, and in
+// crowds they shrink to one line, then to a smaller font, before being left out.
+// Optionally the detector's landmarks (eyes, nose, mouth, ears for BlazeFace) as dots.
 #pragma once
 
 #include <algorithm>
 #include <cstdio>
+#include <numeric>
 #include <string>
 #include <vector>
 
 #include "mien/vision/draw.hpp"
+#include "mien/vision/label_layout.hpp"
 #include "mien/vision/pipeline.hpp"
 
 namespace mien {
+
+struct AnnotateOptions {
+  bool landmarks = false;  // draw each face's detector keypoints
+};
 
 inline std::string percent(float p) {
   char buf[16];
@@ -18,39 +28,98 @@ inline std::string percent(float p) {
   return buf;
 }
 
-// `title` (e.g. a track id) is prefixed to the label when not empty.
-inline void annotate_face(Image& img, const FaceResult& r, const Pipeline& p,
-                          const std::string& title = "") {
-  const int scale = std::max(1, std::min(img.width, img.height) / 360);
-  const Rgb color = palette_color(r.emotion);
-  const Detection& f = r.face;
-  draw_rect(img, int(f.x), int(f.y), int(f.w), int(f.h), color, 2 * scale);
-  std::string label = title.empty() ? "" : title + " ";
-  if (r.emotion >= 0)
-    label += p.emotion_labels()[std::size_t(r.emotion)] + " " +
-             percent(r.emotion_scores[std::size_t(r.emotion)]);
+namespace detail {
+
+// The emotion indices by probability, largest first.
+inline std::vector<int> emotion_ranking(const std::vector<float>& scores) {
+  std::vector<int> order(scores.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(),
+                   [&](int a, int b) { return scores[std::size_t(a)] > scores[std::size_t(b)]; });
+  return order;
+}
+
+struct LabelText {
+  std::string text;
+  int scale = 1;
+};
+
+// A face's label variants, richest first: both lines, the first line, the first line
+// smaller, and the title with the emotion's name at the smallest size.
+inline std::vector<LabelText> label_variants(const FaceResult& r, const Pipeline& p,
+                                             const std::string& title, int scale) {
+  const std::string prefix = title.empty() ? "" : title + " ";
+  std::string line1 = prefix, second, name;
+  if (r.emotion >= 0 && std::size_t(r.emotion) < r.emotion_scores.size()) {
+    name = p.emotion_labels()[std::size_t(r.emotion)];
+    line1 += name + " " + percent(r.emotion_scores[std::size_t(r.emotion)]);
+    int shown = 0;
+    for (int k : emotion_ranking(r.emotion_scores)) {
+      if (k == r.emotion || shown == 2) continue;
+      second += (shown ? "  " : "") + p.emotion_labels()[std::size_t(k)] + " " +
+                percent(r.emotion_scores[std::size_t(k)]);
+      ++shown;
+    }
+  }
   if (r.gender >= 0)
-    label += " | " + p.gender_labels()[std::size_t(r.gender)] + " " + percent(r.gender_score);
-  const TextSize box = label_box_size(label, scale);
-  int y = int(f.y) - box.h;
-  if (y < 0) y = int(f.y + f.h);  // no room above: put it below the face
-  draw_label_box(img, int(f.x), y, label, Rgb{255, 255, 255}, color, scale);
-  // One thin bar per emotion class (in class order) under the face, or inside its bottom
-  // edge when the face touches the bottom of the image.
-  const int bar_h = 3 * scale, bar_w = std::max(int(f.w), 40 * scale);
-  const int bars_h = int(r.emotion_scores.size()) * (bar_h + scale);
-  int by = int(f.y + f.h) + scale;
-  if (y > int(f.y)) by += box.h;  // the label went below the face
-  if (by + bars_h > img.height) by = int(f.y + f.h) - bars_h;
-  for (std::size_t k = 0; k < r.emotion_scores.size(); ++k) {
-    draw_bar(img, int(f.x), by, bar_w, bar_h, r.emotion_scores[k], palette_color(int(k)),
-             Rgb{40, 40, 40});
-    by += bar_h + scale;
+    line1 += " | " + p.gender_labels()[std::size_t(r.gender)] + " " + percent(r.gender_score);
+  std::vector<LabelText> v;
+  auto add = [&](const std::string& text, int s) {
+    if (text.empty()) return;
+    if (v.empty() || v.back().text != text || v.back().scale != s) v.push_back({text, s});
+  };
+  add(second.empty() ? line1 : line1 + "\n" + second, scale);
+  add(line1, scale);
+  if (scale > 2) add(line1, (scale + 1) / 2);
+  add(line1, 1);
+  add(prefix + name, 1);
+  return v;
+}
+
+}  // namespace detail
+
+// `titles` (e.g. track ids, may be empty) prefixes each face's label.
+inline void annotate(Image& img, const std::vector<FaceResult>& results, const Pipeline& p,
+                     const std::vector<std::string>& titles = {}, AnnotateOptions opt = {}) {
+  const int scale = std::max(1, std::min(img.width, img.height) / 360);
+  std::vector<std::vector<detail::LabelText>> texts;
+  std::vector<LabelRequest> req;
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    const FaceResult& r = results[i];
+    const Detection& f = r.face;
+    draw_rect(img, int(f.x), int(f.y), int(f.w), int(f.h), palette_color(r.emotion), 2 * scale);
+    texts.push_back(detail::label_variants(r, p, i < titles.size() ? titles[i] : "", scale));
+    LabelRequest q;
+    q.face = {int(f.x), int(f.y), int(f.w), int(f.h)};
+    for (const detail::LabelText& t : texts.back()) {
+      const TextSize s = label_box_size(t.text, t.scale);
+      q.variants.push_back({0, 0, s.w, s.h});
+    }
+    req.push_back(q);
+  }
+  if (opt.landmarks) {
+    // White dots in a dark ring: visible on skin, hair and background alike.
+    const int radius = std::max(2, scale + 1);
+    for (const FaceResult& r : results)
+      for (const Point& k : r.face.keypoints) {
+        fill_disc(img, int(k.x), int(k.y), radius + 1, Rgb{0, 0, 0});
+        fill_disc(img, int(k.x), int(k.y), radius, Rgb{255, 255, 255});
+      }
+  }
+  // Labels last, so that no box or dot is drawn over a label's text.
+  const std::vector<LabelPlacement> where = place_labels(img.width, img.height, req);
+  for (std::size_t i = 0; i < where.size(); ++i) {
+    if (where[i].variant < 0) continue;
+    const detail::LabelText& t = texts[i][std::size_t(where[i].variant)];
+    const Rgb bg = palette_color(results[i].emotion);
+    draw_label_box(img, where[i].rect.x, where[i].rect.y, t.text, text_color_on(bg), bg, t.scale);
   }
 }
 
-inline void annotate(Image& img, const std::vector<FaceResult>& results, const Pipeline& p) {
-  for (const FaceResult& r : results) annotate_face(img, r, p);
+// One face alone (its label still stays inside the image).
+inline void annotate_face(Image& img, const FaceResult& r, const Pipeline& p,
+                          const std::string& title = "", AnnotateOptions opt = {}) {
+  annotate(img, {r}, p, {title}, opt);
 }
 
 }  // namespace mien

@@ -257,6 +257,40 @@ inline void draw_bar(Image& img, int x, int y, int w, int h, float fraction, Rgb
   detail::fill_clipped(img, x + filled, y, int64_t(x) + w, int64_t(y) + h, background);
 }
 
+// A filled disc of `radius` pixels centred on (cx, cy), clipped (landmarks).
+inline void fill_disc(Image& img, int cx, int cy, int radius, Rgb color) {
+  detail::check_image(img, "fill_disc");
+  if (radius < 0) return;
+  const int64_t r = radius;
+  for (int64_t dy = -r; dy <= r; ++dy) {
+    int64_t dx = 0;
+    while ((dx + 1) * (dx + 1) + dy * dy <= r * r + r) ++dx;  // + r: rounder small discs
+    detail::fill_clipped(img, cx - dx, cy + dy, cx + dx + 1, cy + dy + 1, color);
+  }
+}
+
+// WCAG relative luminance of an sRGB colour, 0 (black) .. 1 (white).
+inline double relative_luminance(Rgb c) {
+  auto lin = [](uint8_t v) {
+    const double s = v / 255.0;
+    return s <= 0.04045 ? s / 12.92 : std::pow((s + 0.055) / 1.055, 2.4);
+  };
+  return 0.2126 * lin(c.r) + 0.7152 * lin(c.g) + 0.0722 * lin(c.b);
+}
+
+// WCAG contrast ratio, 1 (same luminance) .. 21 (black on white).
+inline double contrast_ratio(Rgb a, Rgb b) {
+  const double la = relative_luminance(a), lb = relative_luminance(b);
+  return (std::max(la, lb) + 0.05) / (std::min(la, lb) + 0.05);
+}
+
+// Black or white, whichever reads better on `background`: white text on yellow or cyan
+// labels is unreadable. One of the two always reaches a contrast of at least 4.5.
+inline Rgb text_color_on(Rgb background) {
+  const Rgb black{0, 0, 0}, white{255, 255, 255};
+  return contrast_ratio(black, background) >= contrast_ratio(white, background) ? black : white;
+}
+
 // Distinct, readable colours for labels/classes (index wraps around).
 inline Rgb palette_color(int index) {
   static constexpr Rgb kPalette[] = {
