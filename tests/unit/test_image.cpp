@@ -793,6 +793,14 @@ TEST_CASE("face crop: exact cases, geometry from the detection, and errors") {
   CHECK(mien::eye_angle(d) == 0.0);
   d.keypoints = {{40, 30}, {20, 30}};
   CHECK(mien::eye_angle(d) == 0.0);
+  // A profile (eyes closer than a fifth of the box width) or a line steeper than 45
+  // degrees tells no roll either.
+  d.keypoints = {{20, 30}, {26, 33}};
+  CHECK(mien::eye_angle(d) == 0.0);
+  d.keypoints = {{20, 30}, {28, 45}};
+  CHECK(mien::eye_angle(d) == 0.0);
+  d.keypoints = {{20, 30}, {38, 36}};
+  CHECK(mien::eye_angle(d) == doctest::Approx(std::atan2(6.0, 18.0)));
   CHECK(mien::parse_border_fill("edge") == mien::BorderFill::Edge);
   CHECK(!error_of([] { mien::parse_border_fill("mirror"); }).empty());
   CHECK(!error_of([&] {

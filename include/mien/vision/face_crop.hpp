@@ -49,13 +49,15 @@ struct CropGeometry {
 };
 
 // The face's roll: the angle of the line from its right eye (keypoint 0, on the image's
-// left) to its left eye (keypoint 1), as BlazeFace orders them. 0 without keypoints.
+// left) to its left eye (keypoint 1), as BlazeFace orders them. 0 without keypoints, and
+// where the eyes do not tell a roll: closer than a fifth of the box width (a profile, where
+// the far eye is a guess) or a line steeper than 45 degrees (upside down or a wrong eye).
 inline double eye_angle(const Detection& face) {
   if (face.keypoints.size() < 2) return 0.0;
   const Point& r = face.keypoints[0];
   const Point& l = face.keypoints[1];
   const double dx = double(l.x) - r.x, dy = double(l.y) - r.y;
-  if (!(std::hypot(dx, dy) > 1e-3) || dx <= 0) return 0.0;  // degenerate or upside down
+  if (!(std::hypot(dx, dy) >= 0.2 * face.w) || dx <= 0 || std::fabs(dy) > dx) return 0.0;
   return std::atan2(dy, dx);
 }
 
