@@ -12,9 +12,9 @@
 #include <benchmark/benchmark.h>
 
 #include <map>
-#include <utility>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "mien/mien.hpp"
@@ -80,10 +80,9 @@ const Fixture* setup(benchmark::State& state, PipelineOptions& opt) {
   opt.detect.threads = int(state.range(0));
   const bool fast = state.range(2) == 0;
   const Fixture& f = fixture(isa, fast);
-  state.SetLabel(std::string(isa_name(isa)) + (fast ? " fast" : " ensemble") +
-                 " faceapi_sample5 " + std::to_string(f.scene.width) +
-                 "x" + std::to_string(f.scene.height) + ", " + std::to_string(f.faces.size()) +
-                 " faces");
+  state.SetLabel(std::string(isa_name(isa)) + (fast ? " fast" : " ensemble") + " faceapi_sample5 " +
+                 std::to_string(f.scene.width) + "x" + std::to_string(f.scene.height) + ", " +
+                 std::to_string(f.faces.size()) + " faces");
   return &f;
 }
 

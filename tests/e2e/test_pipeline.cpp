@@ -278,7 +278,7 @@ TEST_CASE("detector: zoom-out on wild-dev face photos (when ../shared is present
   MESSAGE("wild-dev photos without a face: " << missed_plain << " -> " << missed_zoom << " of "
                                              << photos);
   CHECK(photos == 214);
-  CHECK(missed_plain >= 6);  // the plain pass misses many (13 measured)
+  CHECK(missed_plain >= 6);            // the plain pass misses many (13 measured)
   CHECK(missed_zoom * 100 <= photos);  // at most 1%
 }
 

@@ -738,8 +738,8 @@ TEST_CASE("face crop: exact cases, geometry from the detection, and errors") {
   // below a 1.5x shrink, same sampler convention).
   std::vector<float> a(7 * 5 * 3), b(7 * 5 * 3);
   const mien::CropWindow w{6.3, 4.1, 7, 5, 0};
-  mien::warp_crop_to_tensor(img, w, 7, 5, ColorMode::Rgb, nullptr, nullptr,
-                            mien::BorderFill::Black, a.data());
+  mien::warp_crop_to_tensor(img, w, 7, 5, ColorMode::Rgb, nullptr, nullptr, mien::BorderFill::Black,
+                            a.data());
   mien::crop_resize_to_tensor(img, 6.3f - 3.5f, 4.1f - 2.5f, 7, 5, 7, 5, ColorMode::Rgb, nullptr,
                               nullptr, b.data());
   CHECK(mien::test::max_abs_error(a.data(), b.data(), int64_t(a.size())) < 1e-3);
@@ -808,8 +808,8 @@ TEST_CASE("face crop: exact cases, geometry from the detection, and errors") {
                                      nullptr, mien::BorderFill::Edge, o);
          }).empty());
   CHECK(!error_of([&] {
-           mien::warp_crop_to_tensor(img, {0, 0, 0, 4, 0}, 2, 2, ColorMode::Gray, nullptr,
-                                     nullptr, mien::BorderFill::Edge, o);
+           mien::warp_crop_to_tensor(img, {0, 0, 0, 4, 0}, 2, 2, ColorMode::Gray, nullptr, nullptr,
+                                     mien::BorderFill::Edge, o);
          }).empty());
 }
 

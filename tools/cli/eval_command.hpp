@@ -211,11 +211,11 @@ inline void print_report(const Dataset& ds, const EvalResult& r, const std::stri
   for (const auto& s : ds.skipped) out.push_back(std::to_string(s.second) + " " + s.first);
   if (!out.empty()) std::printf("left out    %s\n", mien::detail::join(out, "; ").c_str());
   // The headline counts every labelled image: no face and unreadable are wrong answers.
-  std::printf("accuracy    %.4f  (%lld/%lld; %lld without a detected face and %lld unreadable "
-              "count as wrong)\n",
-              r.accuracy_all(), static_cast<long long>(cm.correct()),
-              static_cast<long long>(r.attempted()), static_cast<long long>(r.no_face),
-              static_cast<long long>(r.unreadable));
+  std::printf(
+      "accuracy    %.4f  (%lld/%lld; %lld without a detected face and %lld unreadable "
+      "count as wrong)\n",
+      r.accuracy_all(), static_cast<long long>(cm.correct()), static_cast<long long>(r.attempted()),
+      static_cast<long long>(r.no_face), static_cast<long long>(r.unreadable));
   std::printf("  of found  %.4f  (%lld/%lld images with a face)\n", cm.accuracy(),
               static_cast<long long>(cm.correct()), static_cast<long long>(cm.total()));
   std::printf("macro-F1    %.4f  (classes with test images; of found)\n", cm.macro_f1());

@@ -14,10 +14,11 @@ namespace mien::cli {
 
 inline void add_model_options(ArgParser& args) {
   args.option("--detector", "PATH", "face detector model (default: built-in BlazeFace)")
-      .option("--emotion", "PATH[,PATH...]",
-              "emotion model(s); several are averaged as an ensemble (default: built-in\n"
-              "                          ensemble: big-XCEPTION 0.35 + FaceExpressionNet 0.65, which\n"
-              "                          also reads the mirror image of faces the two are unsure of)")
+      .option(
+          "--emotion", "PATH[,PATH...]",
+          "emotion model(s); several are averaged as an ensemble (default: built-in\n"
+          "                          ensemble: big-XCEPTION 0.35 + FaceExpressionNet 0.65, which\n"
+          "                          also reads the mirror image of faces the two are unsure of)")
       .option("--emotion-weights", "W[,W...]",
               "ensemble weights, one per --emotion model (default: equal)")
       .flag("--fast", "built-in big-XCEPTION alone: about half the work per face")

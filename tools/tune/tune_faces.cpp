@@ -66,8 +66,8 @@ int dets(int argc, char** argv) {
     int ox = 0, oy = 0;
     const Image in = pad > 0 ? padded(img, pad, fill, ox, oy) : img;
     for (const Detection& d : det.detect(in, opt)) {
-      out << i << '\t' << img.width << '\t' << img.height << '\t' << d.x - ox << '\t'
-          << d.y - oy << '\t' << d.w << '\t' << d.h << '\t' << d.score;
+      out << i << '\t' << img.width << '\t' << img.height << '\t' << d.x - ox << '\t' << d.y - oy
+          << '\t' << d.w << '\t' << d.h << '\t' << d.score;
       for (const Point& k : d.keypoints) out << '\t' << k.x - ox << '\t' << k.y - oy;
       out << '\n';
     }

@@ -714,9 +714,9 @@ struct EvalResult {
 };
 
 // Classifies every sample and scores it. Crops (EvalOptions::crops) go through the emotion
-// model(s) `batch` at a time; other images through the detector, keeping the largest face. Chunks of samples are
-// shared out to `threads` workers, each with its own sessions. Unreadable images and images
-// without a face are counted, not fatal, unless no image could be read at all. `progress`
+// model(s) `batch` at a time; other images through the detector, keeping the largest face. Chunks
+// of samples are shared out to `threads` workers, each with its own sessions. Unreadable images and
+// images without a face are counted, not fatal, unless no image could be read at all. `progress`
 // (optional) is called with (done, total) after each chunk, from one thread at a time.
 inline EvalResult evaluate(const Pipeline& pipeline, const Dataset& ds, const EvalOptions& opt,
                            const std::function<void(std::size_t, std::size_t)>& progress = {}) {
@@ -742,8 +742,8 @@ inline EvalResult evaluate(const Pipeline& pipeline, const Dataset& ds, const Ev
   // Leftover threads (fewer chunks than threads) go to the layers inside each run.
   const int inner = std::max(1, std::max(1, opt.threads) / workers);
   const CropsMode crops_mode = opt.crops != CropsMode::Dataset ? opt.crops
-                          : ds.face_crops                ? CropsMode::All
-                                                         : CropsMode::Off;
+                               : ds.face_crops                 ? CropsMode::All
+                                                               : CropsMode::Off;
   PipelineOptions popt = opt.pipeline;
   popt.gender = false;
   popt.detect.threads = inner;
@@ -786,8 +786,7 @@ inline EvalResult evaluate(const Pipeline& pipeline, const Dataset& ds, const Ev
         continue;
       }
       if (crops_mode == CropsMode::All ||
-          (crops_mode == CropsMode::Auto &&
-           std::max(img.width, img.height) <= opt.crop_max_side)) {
+          (crops_mode == CropsMode::Auto && std::max(img.width, img.height) <= opt.crop_max_side)) {
         crops.push_back(std::move(img));
         crop_index.push_back(i);
         continue;

@@ -95,8 +95,8 @@ class FaceDetector {
         const int y = std::min(y0, img.height - tile);
         for (int x0 = 0;; x0 += step) {
           const int x = std::min(x0, img.width - tile);
-          for (Detection& d : detect_region(img, x, y, tile, tile, threshold + tile_score_margin,
-                                            *session)) {
+          for (Detection& d :
+               detect_region(img, x, y, tile, tile, threshold + tile_score_margin, *session)) {
             // A face cut by a tile edge (not an image edge) is left to another tile or the
             // full pass, which see it whole.
             const float m = 2.f;
@@ -163,8 +163,8 @@ class FaceDetector {
     const double y0 = img.height / 2.0 - input_.height / (2 * s);
     std::vector<float> input(std::size_t(input_.height) * input_.width * input_.channels());
     detail::sample_to_tensor(img, x0, y0, input_.width / s, input_.height / s, input_.width,
-                             input_.height, input_.color, input_.scale.data(),
-                             input_.offset.data(), input.data());
+                             input_.height, input_.color, input_.scale.data(), input_.offset.data(),
+                             input.data());
     Letterbox lb;  // model = (image - x0) * s
     lb.scale = float(s);
     lb.pad_x = float(-x0 * s);
