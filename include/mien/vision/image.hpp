@@ -143,6 +143,7 @@ struct JpegScan {
   bool complete = true;         // an end-of-image marker follows the first scan
   bool bad_huffman = false;     // a DHT segment stb_image would overflow on
   int width = -1, height = -1;  // from the first SOF segment, -1 when none was found
+  bool baseline = false;        // that SOF is SOF0/SOF1 (sequential Huffman)
 };
 
 // A DHT segment's tables must each fit in it and define at most 256 codes: stb_image 2.27
@@ -195,6 +196,7 @@ inline JpegScan scan_jpeg(const uint8_t* d, std::size_t n) {
     if (sof && r.width < 0 && seg_n >= 5) {
       r.height = int(read_u16(seg + 1, true));
       r.width = int(read_u16(seg + 3, true));
+      r.baseline = m == 0xC0 || m == 0xC1;
     }
     if (m == 0xC4 && !dht_valid(seg, seg_n)) r.bad_huffman = true;
     if (m == 0xE1 && !found_orientation && seg_n >= 6 && std::memcmp(seg, "Exif\0\0", 6) == 0) {
@@ -438,31 +440,96 @@ inline Image apply_orientation(const Image& img, int orientation) {
   return out;
 }
 
+// What decode_image accepts. The header's size is checked before anything is decoded.
+struct DecodeLimits {
+  // Largest image in pixels (at most MIEN_MAX_IMAGE_PIXELS); `mien image --max-pixels`.
+  int64_t max_pixels = MIEN_DEFAULT_MAX_PIXELS;
+  // Reject a header that claims more pixels than its format could encode in the file's
+  // bytes (a 44-byte GIF declaring a 65535x1525 canvas).
+  bool check_ratio = true;
+};
+
+namespace detail {
+
+// The most pixels one byte of a format can stand for, 0 when unbounded. Loose upper
+// bounds from each codec's best case: PNG deflate 1032:1 on 1-bit rows (8 px a byte);
+// GIF LZW <= 4096 pixels per code of >= 3 bits (and a canvas may be larger than its frame,
+// which is exactly the attack); baseline JPEG >= 2 bits per 8x8 block (progressive JPEG's
+// end-of-band runs have no such bound); BMP/TGA RLE 255 or 128 pixels per 2 bytes; PNM P4
+// 8 pixels a byte.
+inline double max_pixels_per_byte(const char* format, bool jpeg_baseline) {
+  const std::string f = format;
+  if (f == "PNG") return 8300;
+  if (f == "GIF") return 11000;
+  if (f == "JPEG") return jpeg_baseline ? 256 : 0;
+  if (f == "BMP" || f == "") return 130;  // "" is TGA (no magic)
+  if (f == "PNM") return 8.5;
+  return 0;
+}
+
+// stb_image copies a zero-length IDAT with memcpy(NULL, p, 0) when it is the first one
+// (undefined behaviour; UBSan aborts). Such chunks carry no data: drop them. Returns false
+// when there is none (nothing copied).
+inline bool strip_empty_png_idat(const uint8_t* d, std::size_t n, std::vector<uint8_t>& out) {
+  bool found = false;
+  for (std::size_t p = 8; p + 12 <= n;) {
+    const uint64_t len = read_u32(d + p, true);
+    if (len == 0 && std::memcmp(d + p + 4, "IDAT", 4) == 0) found = true;
+    if (len > n - p - 12) break;
+    p += 12 + std::size_t(len);
+  }
+  if (!found) return false;
+  out.assign(d, d + 8);
+  std::size_t p = 8;
+  for (; p + 12 <= n;) {
+    const uint64_t len = read_u32(d + p, true);
+    if (len > n - p - 12) break;
+    const std::size_t next = p + 12 + std::size_t(len);
+    if (!(len == 0 && std::memcmp(d + p + 4, "IDAT", 4) == 0))
+      out.insert(out.end(), d + p, d + next);
+    p = next;
+  }
+  out.insert(out.end(), d + p, d + n);  // whatever does not parse as chunks, as it was
+  return true;
+}
+
+}  // namespace detail
+
 // Decodes JPEG, PNG, BMP, TGA, GIF (first frame) or PNM data into upright RGB8.
 // Gray is replicated to RGB, alpha composited over white, 16-bit reduced to 8, JPEG EXIF
 // orientation applied (EXIF in other formats, e.g. PNG eXIf, is ignored: phones write JPEG).
 // `origin` names the data in error messages (usually the file path). Throws mien::Error for
-// empty, unreadable, truncated or corrupt data, zero size, or more than 100 megapixels.
-inline Image decode_image(const uint8_t* data, std::size_t size, const std::string& origin) {
+// empty, unreadable, truncated or corrupt data, zero size, or more pixels than `limits`
+// allow (by default MIEN_DEFAULT_MAX_PIXELS, and no more than the format can encode in
+// `size` bytes).
+inline Image decode_image(const uint8_t* data, std::size_t size, const std::string& origin,
+                          const DecodeLimits& limits = {}) {
   using detail::image_error;
   if (!data || size == 0) image_error(origin, "empty image file");
   if (size > std::size_t(INT_MAX)) image_error(origin, "image file too large (", size, " bytes)");
+  std::vector<uint8_t> repaired;
+  if (size > 8 && std::memcmp(data, "\x89PNG\r\n\x1a\n", 8) == 0 &&
+      detail::strip_empty_png_idat(data, size, repaired)) {
+    data = repaired.data();
+    size = repaired.size();
+  }
   const int len = int(size);
+  const int64_t max_pixels = std::min<int64_t>(limits.max_pixels, MIEN_MAX_IMAGE_PIXELS);
   // Size limits come first, from the header only, before anything is allocated: a 100-byte
   // file may claim 100000x100000.
   auto check_size = [&](int64_t w, int64_t h) {
     if (w <= 0 || h <= 0) image_error(origin, "zero-sized image (", w, "x", h, ")");
     // Sides first: the product of two 32-bit header fields can overflow int64.
-    if (w > MIEN_MAX_IMAGE_SIDE || h > MIEN_MAX_IMAGE_SIDE || w * h > MIEN_MAX_IMAGE_PIXELS) {
-      image_error(origin, "image too large: ", w, "x", h, " exceeds the limit of ",
-                  MIEN_MAX_IMAGE_PIXELS / 1000000, " megapixels or ", MIEN_MAX_IMAGE_SIDE,
-                  " pixels a side");
+    if (w > MIEN_MAX_IMAGE_SIDE || h > MIEN_MAX_IMAGE_SIDE || w * h > max_pixels) {
+      image_error(origin, "image too large: ", w, "x", h, " exceeds the limit of ", max_pixels,
+                  " pixels (--max-pixels) or ", MIEN_MAX_IMAGE_SIDE, " pixels a side");
     }
   };
   // PNG and JPEG headers are read here too, because stb refuses large ones itself but
   // then reports only "unknown image type" (the last format it tried).
   const char* format = detail::sniff_format(data, size);
   int orientation = 1;
+  bool jpeg_baseline = false;
   if (size >= 24 && std::strcmp(format, "PNG") == 0 && std::memcmp(data + 12, "IHDR", 4) == 0) {
     check_size(detail::read_u32(data + 16, true), detail::read_u32(data + 20, true));
   } else if (std::strcmp(format, "JPEG") == 0) {
@@ -471,6 +538,7 @@ inline Image decode_image(const uint8_t* data, std::size_t size, const std::stri
     if (!js.complete) image_error(origin, "truncated or corrupt JPEG (no end-of-image marker)");
     if (js.bad_huffman) image_error(origin, "corrupt JPEG: invalid Huffman table");
     orientation = js.orientation;
+    jpeg_baseline = js.baseline;
   }
   int w = 0, h = 0, n = 0;
   if (!stbi_info_from_memory(data, len, &w, &h, &n)) {
@@ -482,6 +550,13 @@ inline Image decode_image(const uint8_t* data, std::size_t size, const std::stri
                 " (supported: JPEG, PNG, BMP, TGA, GIF, PNM)");
   }
   check_size(w, h);
+  const double ratio = detail::max_pixels_per_byte(format, jpeg_baseline);
+  // 64 KiB pixels of slack: tiny files of tiny images are never refused.
+  if (limits.check_ratio && ratio > 0 && double(w) * h > ratio * double(size) + 65536.0) {
+    image_error(origin, "image header claims ", w, "x", h, " pixels, more than ",
+                *format ? format : "TGA", " can encode in ", size,
+                " bytes (corrupt or hostile file)");
+  }
   // TGA has no magic: it is what stb found when no other format's signature matched.
   const std::string cut = !std::strcmp(format, "BMP")   ? detail::bmp_truncation(data, size)
                           : !std::strcmp(format, "GIF") ? detail::gif_truncation(data, size)
@@ -506,7 +581,7 @@ inline Image decode_image(const uint8_t* data, std::size_t size, const std::stri
 }
 
 // Reads a whole file and decodes it. Errors name the path.
-inline Image load_image(const std::string& path) {
+inline Image load_image(const std::string& path, const DecodeLimits& limits = {}) {
   using detail::image_error;
   std::unique_ptr<std::FILE, detail::FileCloser> f(std::fopen(path.c_str(), "rb"));
   if (!f) image_error(path, "cannot open image: ", std::strerror(errno));
@@ -525,7 +600,7 @@ inline Image load_image(const std::string& path) {
     }
     if (bytes.size() > kMaxFile) image_error(path, "image file larger than 1 GiB");
   }
-  return decode_image(bytes.data(), bytes.size(), path);
+  return decode_image(bytes.data(), bytes.size(), path, limits);
 }
 
 // Encodes to "png", "jpg"/"jpeg" (quality 90), "bmp" or "tga" in memory.
