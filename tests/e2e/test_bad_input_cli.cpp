@@ -304,9 +304,12 @@ TEST_CASE("bad input cli: --, stdin, missing option values, --recursive, --max-p
   const auto mp = mien_cli("image --max-pixels 1000 " + quote(photo));
   CHECK(mp.status == 1);
   CHECK(contains(mp.out, "exceeds the limit of 1000 pixels"));
-  // eval with nothing evaluated (no image readable) is a failure, not "0/0".
+  // eval with nothing evaluated (no face found in any photo) is a failure, not "0/0".
   run_command("mkdir", "-p " + quote(dir + "/set/happy"));
-  std::ofstream(dir + "/set/happy/x.jpg") << "not an image\n";
+  {
+    std::ofstream ppm(dir + "/set/happy/wall.ppm", std::ios::binary);
+    ppm << "P6\n400 300\n255\n" << std::string(400 * 300 * 3, '\x80');
+  }
   const auto ev = mien_cli("eval " + quote(dir + "/set"));
   INFO(ev.out);
   CHECK(ev.status == 1);
