@@ -255,6 +255,8 @@ inline int cmd_video(const std::vector<std::string>& argv) {
     } catch (const Error& e) {
       std::fprintf(stderr, "mien: error: %s\n", e.what());
       ++failures;
+      // Nothing was read: remove the empty files check_writable left for this video.
+      for (const auto& o : outputs) std::remove(output(o.first.c_str(), fi).c_str());
       continue;
     }
     {
