@@ -39,13 +39,13 @@ class FaceClassifier {
  public:
   explicit FaceClassifier(Model model) : pool_(model), input_(InputSpec::from_model(model)) {
     try {
+      check_classifier_metadata(model);  // task, labels, crop.* (model_checks.hpp)
       const Metadata& m = model.metadata();
+      labels_ = m.get_strings("model.labels");
       task_ = m.get_string("model.task", "");
-      MIEN_CHECK(task_ != "face_detector",
-                 "this is a face detector (model.task), not a classifier");
-      labels_ = meta::labels(m, task_);  // non-empty, unique, known for emotion/gender
-      crop_scale_ = float(meta::number(m, "crop.scale", 1.0, 0.1, 10, true));
-      crop_shift_y_ = float(meta::number(m, "crop.shift_y", 0.0, -2, 2));
+      crop_scale_ = float(m.get_float("crop.scale", 1.0));
+      crop_shift_y_ = float(m.get_float("crop.shift_y", 0.0));
+      MIEN_CHECK(crop_scale_ > 0.1f && crop_scale_ < 10.f, "crop.scale out of range");
       MIEN_CHECK(model.output_values().size() == 1, "a classifier must have one output");
       const auto shapes = model.infer_shapes(model.nominal_input_shapes());
       const Shape out = shapes[std::size_t(model.output_values()[0])];

@@ -104,4 +104,25 @@ inline void require_task(const Model& model, const std::string& task, const std:
   throw e;
 }
 
+// The keys a FaceClassifier reads: not a detector, model.labels (see meta::labels),
+// crop.scale in (0.1, 10], crop.shift_y in [-2, 2], all finite.
+inline void check_classifier_metadata(const Model& model) {
+  const Metadata& m = model.metadata();
+  const std::string task = m.get_string("model.task", "");
+  MIEN_CHECK(task != "face_detector", "this is a face detector (model.task), not a classifier");
+  meta::labels(m, task);
+  meta::number(m, "crop.scale", 1.0, 0.1, 10, true);
+  meta::number(m, "crop.shift_y", 0.0, -2, 2);
+}
+
+// Checks each model of a PipelineModels against its role (--gender emotion.mien used to
+// print a gender of "neutral"); returns `models` for use in a member initializer.
+template <typename Models>
+const Models& require_roles(const Models& models) {
+  if (models.detector.loaded()) require_task(models.detector, "face_detector", "a face detector");
+  for (const Model& m : models.emotion) require_task(m, "emotion", "an emotion model");
+  if (models.gender.loaded()) require_task(models.gender, "gender", "a gender model");
+  return models;
+}
+
 }  // namespace mien

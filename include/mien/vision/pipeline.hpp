@@ -18,6 +18,7 @@
 #include "mien/vision/detector.hpp"
 #include "mien/vision/embedded_models.hpp"
 #include "mien/vision/labels.hpp"
+#include "mien/vision/model_checks.hpp"
 
 namespace mien {
 
@@ -44,10 +45,9 @@ struct PipelineModels {
 class Pipeline {
  public:
   explicit Pipeline(const PipelineModels& models)
-      : detector_(std::make_shared<FaceDetector>(models.detector)) {
+      : detector_(std::make_shared<FaceDetector>(require_roles(models).detector)) {
     MIEN_CHECK(!models.emotion.empty(), "the pipeline needs at least one emotion model");
     for (const Model& m : models.emotion) {
-      require_task(m, "emotion", "an emotion model");
       auto c = std::make_shared<FaceClassifier>(m);
       // The first model's labels (canonicalised) are the pipeline's order; the others are
       // mapped onto them by name.
@@ -66,7 +66,6 @@ class Pipeline {
       emotion_.push_back({c, map});
     }
     if (models.gender.loaded()) {
-      require_task(models.gender, "gender", "a gender model");
       gender_ = std::make_shared<FaceClassifier>(models.gender);
       for (const std::string& l : gender_->labels()) gender_labels_.push_back(canonical_label(l));
     }
