@@ -284,6 +284,18 @@ TEST_CASE("bad input: image headers larger than their file can encode") {
   CHECK_NOTHROW(decode_image(png.data(), png.size(), "ok.png", tiny));
 }
 
+TEST_CASE("bad input: PNM header numbers too long for an int (found by fuzz_image)") {
+  // stb multiplied 888888888 by 10 in an int (signed overflow) while reading the width.
+  const std::string pnm = "P588888888888888888\n\xb3 2\n2\xff\x0f 2\n";
+  const std::string e = error_of(
+      [&] { decode_image(reinterpret_cast<const uint8_t*>(pnm.data()), pnm.size(), "wide.pnm"); });
+  CHECK(contains(e, "wide.pnm"));
+  CHECK(contains(e, "corrupt PNM header"));
+  const std::string ok = "P5\n# comment 12345678901\n2 1\n255\n\x10\x20";
+  const Image img = decode_image(reinterpret_cast<const uint8_t*>(ok.data()), ok.size(), "ok.pgm");
+  CHECK(img.width == 2);
+}
+
 TEST_CASE("bad input: a zero-length PNG IDAT chunk is dropped before stb sees it") {
   // stb copied it with memcpy(NULL, p, 0): undefined behaviour (UBSan aborts, see the
   // image fuzz target's seed corpus).

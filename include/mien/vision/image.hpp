@@ -268,6 +268,30 @@ inline std::string bmp_truncation(const uint8_t* d, std::size_t n) {
   return "truncated BMP: " + std::to_string(n) + " bytes, header needs " + std::to_string(need);
 }
 
+// stb_image 2.27 reads PNM header numbers into an int without an overflow check (UBSan:
+// "888888888 * 10 cannot be represented", found by fuzzing). Walks the header as stb does
+// (whitespace, # comments) and refuses a number of more than 9 digits.
+inline std::string pnm_header_problem(const uint8_t* d, std::size_t n) {
+  std::size_t p = 2;  // after "P5" / "P6"
+  auto space = [](uint8_t c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
+  };
+  for (const char* what : {"width", "height", "maximum value"}) {
+    for (;;) {
+      while (p < n && space(d[p])) ++p;
+      if (p >= n || d[p] != '#') break;
+      while (p < n && d[p] != '\n' && d[p] != '\r') ++p;
+    }
+    std::size_t digits = 0;
+    while (p < n && d[p] >= '0' && d[p] <= '9') ++p, ++digits;
+    if (digits > 9)
+      return std::string("corrupt PNM header: the ") + what + " has " + std::to_string(digits) +
+             " digits";
+    if (digits == 0) break;  // stb reports it
+  }
+  return "";
+}
+
 inline std::string tga_truncation(const uint8_t* d, std::size_t n) {
   if (n < 18) return "";
   const uint32_t type = d[2], bpp = d[16];
@@ -539,6 +563,10 @@ inline Image decode_image(const uint8_t* data, std::size_t size, const std::stri
     if (js.bad_huffman) image_error(origin, "corrupt JPEG: invalid Huffman table");
     orientation = js.orientation;
     jpeg_baseline = js.baseline;
+  }
+  if (std::strcmp(format, "PNM") == 0) {
+    const std::string bad = detail::pnm_header_problem(data, size);
+    if (!bad.empty()) image_error(origin, bad);
   }
   int w = 0, h = 0, n = 0;
   if (!stbi_info_from_memory(data, len, &w, &h, &n)) {
