@@ -296,6 +296,20 @@ TEST_CASE("bad input: PNM header numbers too long for an int (found by fuzz_imag
   CHECK(img.width == 2);
 }
 
+TEST_CASE("bad input: 16-bit gray PNM decodes without stb's buffer overrun (found by fuzz_image)") {
+  // maxval 300: two bytes a sample. stb 2.27 expanded it to RGB with its 8-bit routine and
+  // then read 2x the buffer (ASan heap-buffer-overflow); gray is now expanded by mien.
+  const std::string pgm = std::string("P5 2 1 300\n") + std::string("\x01\x2c\x00\x96", 4);
+  const Image img =
+      decode_image(reinterpret_cast<const uint8_t*>(pgm.data()), pgm.size(), "deep.pgm");
+  REQUIRE(img.width == 2);
+  REQUIRE(img.height == 1);
+  CHECK(img.rgb[1] == img.rgb[0]);  // gray replicated
+  CHECK(img.rgb[2] == img.rgb[0]);
+  CHECK(img.rgb[5] == img.rgb[3]);
+  CHECK(img.rgb[0] != img.rgb[3]);
+}
+
 TEST_CASE("bad input: a zero-length PNG IDAT chunk is dropped before stb sees it") {
   // stb copied it with memcpy(NULL, p, 0): undefined behaviour (UBSan aborts, see the
   // image fuzz target's seed corpus).

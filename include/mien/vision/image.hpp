@@ -397,6 +397,8 @@ inline void orient_into(const uint8_t* src, int w, int h, int n, int orientation
       if (n == 4) {
         const uint32_t a = s[3], ia = 255 - a;
         for (int c = 0; c < 3; ++c) dst[c] = uint8_t((s[c] * a + 255 * ia + 127) / 255);
+      } else if (n == 1) {
+        dst[0] = dst[1] = dst[2] = s[0];
       } else {
         dst[0] = s[0];
         dst[1] = s[1];
@@ -592,7 +594,10 @@ inline Image decode_image(const uint8_t* data, std::size_t size, const std::stri
                                                         : std::string();
   if (!cut.empty()) image_error(origin, cut);
   // Alpha-bearing images are decoded as RGBA so that orient_into can composite them.
-  const int req = (n == 2 || n == 4) ? 4 : 3;
+  int req = (n == 2 || n == 4) ? 4 : 3;
+  // Gray PNM stays gray in stb: 2.27 converts a 16-bit one to RGB with its 8-bit routine and
+  // then reads twice the buffer (heap overflow found by fuzz_image); orient_into expands it.
+  if (n == 1 && std::strcmp(format, "PNM") == 0) req = 1;
   int w2 = 0, h2 = 0, n2 = 0;
   std::unique_ptr<uint8_t, detail::StbFree> px(
       stbi_load_from_memory(data, len, &w2, &h2, &n2, req));
