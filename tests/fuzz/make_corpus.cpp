@@ -4,7 +4,8 @@
 //   /tmp/mc tests/fuzz/corpus
 // Inputs that once crashed a target are kept beside the seeds as regressions (not made
 // here): image/pnm_huge_width.pnm (stb's PNM header int overflow), image/pgm16_gray_to_rgb.pnm
-// (stb's 16-bit gray PNM to RGB heap overflow).
+// (stb's 16-bit gray PNM to RGB heap overflow), image/png_empty_idat_cut.png (a cut-off
+// zero-length IDAT: memcpy(NULL, p, 0)).
 // dataset seeds start with the reader byte of fuzz_main.cpp (0 image,label CSV, 1 FER-2013,
 // 2 FER+ votes, 3 auto-detected).
 #include <cstdio>

@@ -336,6 +336,12 @@ TEST_CASE("bad input: a zero-length PNG IDAT chunk is dropped before stb sees it
   const Image a = decode_image(png.data(), png.size(), "a.png");
   const Image b = decode_image(with_empty.data(), with_empty.size(), "b.png");
   CHECK(a.rgb == b.rgb);
+  // Cut off inside the empty IDAT's CRC (found by fuzz_image: stb reads length and type,
+  // then copies 0 bytes to NULL): still dropped; the file is then an error, not UB.
+  Bytes cut(with_empty.begin(), with_empty.begin() + 33 + 11);
+  CHECK(detail::strip_empty_png_idat(cut.data(), cut.size(), stripped));
+  CHECK(stripped.size() == 33);
+  CHECK(contains(error_of([&] { decode_image(cut.data(), cut.size(), "cut.png"); }), "cut.png"));
 }
 
 TEST_CASE("bad input: CSV records with quoted line breaks") {

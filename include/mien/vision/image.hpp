@@ -497,25 +497,22 @@ inline double max_pixels_per_byte(const char* format, bool jpeg_baseline) {
 // (undefined behaviour; UBSan aborts). Such chunks carry no data: drop them. Returns false
 // when there is none (nothing copied).
 inline bool strip_empty_png_idat(const uint8_t* d, std::size_t n, std::vector<uint8_t>& out) {
+  // A chunk is length + type (8 bytes), data, CRC; stb reaches the copy as soon as length
+  // and type are there, so a cut-off final empty IDAT counts too (found by fuzzing).
+  auto empty_idat = [&](std::size_t p) {
+    return read_u32(d + p, true) == 0 && std::memcmp(d + p + 4, "IDAT", 4) == 0;
+  };
+  auto next_chunk = [&](std::size_t p) {
+    return std::size_t(std::min<uint64_t>(n, uint64_t(p) + 12 + read_u32(d + p, true)));
+  };
   bool found = false;
-  for (std::size_t p = 8; p + 12 <= n;) {
-    const uint64_t len = read_u32(d + p, true);
-    if (len == 0 && std::memcmp(d + p + 4, "IDAT", 4) == 0) found = true;
-    if (len > n - p - 12) break;
-    p += 12 + std::size_t(len);
-  }
+  for (std::size_t p = 8; p + 8 <= n && !found; p = next_chunk(p)) found = empty_idat(p);
   if (!found) return false;
   out.assign(d, d + 8);
   std::size_t p = 8;
-  for (; p + 12 <= n;) {
-    const uint64_t len = read_u32(d + p, true);
-    if (len > n - p - 12) break;
-    const std::size_t next = p + 12 + std::size_t(len);
-    if (!(len == 0 && std::memcmp(d + p + 4, "IDAT", 4) == 0))
-      out.insert(out.end(), d + p, d + next);
-    p = next;
-  }
-  out.insert(out.end(), d + p, d + n);  // whatever does not parse as chunks, as it was
+  for (; p + 8 <= n; p = next_chunk(p))
+    if (!empty_idat(p)) out.insert(out.end(), d + p, d + next_chunk(p));
+  out.insert(out.end(), d + p, d + n);  // a tail too short to be a chunk, as it was
   return true;
 }
 
