@@ -5,7 +5,8 @@
 // Inputs that once crashed a target are kept beside the seeds as regressions (not made
 // here): image/pnm_huge_width.pnm (stb's PNM header int overflow), image/pgm16_gray_to_rgb.pnm
 // (stb's 16-bit gray PNM to RGB heap overflow), image/png_empty_idat_cut.png (a cut-off
-// zero-length IDAT: memcpy(NULL, p, 0)).
+// zero-length IDAT: memcpy(NULL, p, 0)), image/jpeg_fill_before_soi.jpg (0xFF fill before
+// the SOI hid a bad Huffman table from mien's check).
 // dataset seeds start with the reader byte of fuzz_main.cpp (0 image,label CSV, 1 FER-2013,
 // 2 FER+ votes, 3 auto-detected).
 #include <cstdio>

@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <iterator>
 #include <limits>
 #include <string>
 #include <vector>
@@ -308,6 +309,26 @@ TEST_CASE("bad input: 16-bit gray PNM decodes without stb's buffer overrun (foun
   CHECK(img.rgb[2] == img.rgb[0]);
   CHECK(img.rgb[5] == img.rgb[3]);
   CHECK(img.rgb[0] != img.rgb[3]);
+}
+
+TEST_CASE("bad input: a JPEG with fill bytes before its SOI is checked as a JPEG (fuzz_image)") {
+  // stb skips 0xFF fill before a marker, so "FF FF FF D8 ..." is a JPEG to it; mien took it
+  // for an unknown format and skipped its Huffman table check (stb then wrote past a
+  // 257-entry table). Now the bad table is found.
+  const std::string path =
+      std::string(MIEN_SOURCE_DIR) + "/tests/fuzz/corpus/image/jpeg_fill_before_soi.jpg";
+  std::ifstream in(path, std::ios::binary);
+  const Bytes jpg((std::istreambuf_iterator<char>(in)), {});
+  REQUIRE(jpg.size() > 100);
+  REQUIRE(jpg[0] == 0xFF);
+  REQUIRE(jpg[1] == 0xFF);
+  const std::string e = error_of([&] { decode_image(jpg.data(), jpg.size(), "fill.jpg"); });
+  CHECK(contains(e, "fill.jpg"));
+  CHECK(contains(e, "JPEG"));
+  // A valid JPEG with fill bytes before its SOI still decodes.
+  Bytes good = encode_image(Image(8, 8, {90, 90, 90}), "jpg");
+  good.insert(good.begin(), 3, 0xFF);
+  CHECK(decode_image(good.data(), good.size(), "good.jpg").width == 8);
 }
 
 TEST_CASE("bad input: a zero-length PNG IDAT chunk is dropped before stb sees it") {

@@ -162,13 +162,24 @@ inline bool dht_valid(const uint8_t* seg, std::size_t len) {
   return p == len;
 }
 
+// Position after the start-of-image marker, 0 if the data does not start with one. stb
+// reads a marker as 0xFF, any number of 0xFF fill bytes, then the code, so "FF FF .. FF D8"
+// is a JPEG to it as well: ours must agree, or its Huffman tables go unchecked (found by
+// fuzzing).
+inline std::size_t jpeg_soi_end(const uint8_t* d, std::size_t n) {
+  if (n < 2 || d[0] != 0xFF) return 0;
+  std::size_t i = 1;
+  while (i < n && d[i] == 0xFF) ++i;
+  return i < n && d[i] == 0xD8 ? i + 1 : 0;
+}
+
 // Walks every JPEG marker segment (skipping entropy-coded data) to find the Exif orientation
 // and the frame size, validate Huffman tables, and check that an EOI marker follows the
 // scans: stb_image decodes a cut-off JPEG without complaint (missing data reads as zeros),
 // and a half-grey photo must be an error.
 inline JpegScan scan_jpeg(const uint8_t* d, std::size_t n) {
   JpegScan r;
-  std::size_t pos = 2;  // after SOI
+  std::size_t pos = std::max<std::size_t>(2, jpeg_soi_end(d, n));  // after SOI
   bool found_orientation = false, saw_sos = false, eoi = false;
   while (pos + 1 < n) {
     if (d[pos] != 0xFF) {
@@ -410,7 +421,7 @@ inline void orient_into(const uint8_t* src, int w, int h, int n, int orientation
 
 // The format a file's magic bytes announce ("" when unknown; TGA has no magic).
 inline const char* sniff_format(const uint8_t* d, std::size_t n) {
-  if (n >= 2 && d[0] == 0xFF && d[1] == 0xD8) return "JPEG";  // stb's own test: SOI only
+  if (jpeg_soi_end(d, n) != 0) return "JPEG";  // stb's own test: SOI only
   if (n >= 8 && std::memcmp(d, "\x89PNG\r\n\x1a\n", 8) == 0) return "PNG";
   if (n >= 6 && (std::memcmp(d, "GIF87a", 6) == 0 || std::memcmp(d, "GIF89a", 6) == 0)) {
     return "GIF";
@@ -452,7 +463,7 @@ inline std::string lower_extension(const std::string& path) {
 
 // Reads the EXIF orientation (1..8) of JPEG data; 1 for non-JPEG data, no or bad EXIF.
 inline int jpeg_exif_orientation(const uint8_t* data, std::size_t size) {
-  if (!data || size < 2 || data[0] != 0xFF || data[1] != 0xD8) return 1;
+  if (!data || size < 2 || detail::jpeg_soi_end(data, size) == 0) return 1;
   return detail::scan_jpeg(data, size).orientation;
 }
 
