@@ -172,7 +172,7 @@ TEST_CASE("video: moving faces in H.264 keep their ids; --draw keeps every frame
   CHECK(probe.out.find("560,400,30") != std::string::npos);
 
   const std::string summary = read_text(dir + "/summary.csv");
-  CHECK(summary.rfind("file,label\npan.mp4,", 0) == 0);
+  CHECK(summary.rfind("file,label,decoding_errors\npan.mp4,", 0) == 0);
   CHECK(count(summary, "\n") == 2);
 }
 

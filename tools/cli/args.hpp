@@ -31,10 +31,22 @@ class ArgParser {
     return *this;
   }
 
-  // Returns false when --help was given (help already printed).
+  // Returns false when --help was given (help already printed). "--" ends the options:
+  // every later argument is a file, even "--json" or "-h". An option's value never starts
+  // with "--" (`--threads --json` is a missing value, not threads "--json"); such a value
+  // can still be given as --draw=--odd-name.
   bool parse(const std::vector<std::string>& args) {
+    bool options_done = false;
     for (std::size_t i = 0; i < args.size(); ++i) {
       const std::string& a = args[i];
+      if (options_done) {
+        positional_.push_back(a);
+        continue;
+      }
+      if (a == "--") {
+        options_done = true;
+        continue;
+      }
       if (a == "--help" || a == "-h") {
         std::fputs(help().c_str(), stdout);
         return false;
@@ -50,7 +62,7 @@ class ArgParser {
         if (!s) throw UsageError("unknown option '" + name + "'");
         if (s->takes_value) {
           if (eq == std::string::npos) {
-            if (i + 1 >= args.size())
+            if (i + 1 >= args.size() || args[i + 1].rfind("--", 0) == 0)
               throw UsageError(name + " needs a value (" + s->metavar + ")");
             value = args[++i];
           }

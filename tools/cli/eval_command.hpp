@@ -364,6 +364,11 @@ inline int cmd_eval(const std::vector<std::string>& argv) {
                             (eopt.pipeline.flip_tta ? " + flip TTA" : "");
     save_image(draw_confusion(cm, title, sub), confusion);
   }
+  // Nothing evaluated (every image unreadable or without a face) is not a result.
+  if (r.confusion.total() == 0) {
+    std::fprintf(stderr, "mien: error: %s: no image could be evaluated\n", ds.path.c_str());
+    return 1;
+  }
   return 0;
 }
 

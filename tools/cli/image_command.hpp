@@ -3,7 +3,9 @@
 #pragma once
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -13,6 +15,7 @@
 #include "mien/vision/pipeline.hpp"
 #include "tools/cli/args.hpp"
 #include "tools/cli/json.hpp"
+#include "tools/cli/output_names.hpp"
 #include "tools/cli/pipeline_options.hpp"
 
 namespace mien::cli {
@@ -28,23 +31,58 @@ inline bool is_image_path(const std::filesystem::path& p) {
   return false;
 }
 
-// Files as given; folders expanded to their images (not recursive), sorted.
-inline std::vector<std::string> expand_inputs(const std::vector<std::string>& args) {
+// Files as given; folders expanded to their images, sorted (with `recursive`, those of
+// every sub-folder too, hidden ones skipped).
+inline std::vector<std::string> expand_inputs(const std::vector<std::string>& args,
+                                              bool recursive = false) {
+  namespace fs = std::filesystem;
   std::vector<std::string> files;
   for (const std::string& a : args) {
     std::error_code ec;
-    if (std::filesystem::is_directory(a, ec)) {
+    if (a != "-" && fs::is_directory(a, ec)) {
       std::vector<std::string> found;
-      for (const auto& e : std::filesystem::directory_iterator(a, ec))
+      auto take = [&](const fs::directory_entry& e) {
         if (e.is_regular_file(ec) && is_image_path(e.path())) found.push_back(e.path().string());
+      };
+      if (recursive) {
+        fs::recursive_directory_iterator it(a, fs::directory_options::skip_permission_denied, ec),
+            end;
+        for (; !ec && it != end; it.increment(ec)) {
+          const std::string name = it->path().filename().string();
+          if (!name.empty() && name[0] == '.') {
+            if (it->is_directory(ec)) it.disable_recursion_pending();
+            continue;
+          }
+          take(*it);
+        }
+      } else {
+        for (const auto& e : fs::directory_iterator(a, ec)) take(e);
+      }
+      if (ec) throw Error(a + ": cannot list the folder: " + ec.message());
       std::sort(found.begin(), found.end());
-      if (found.empty()) throw Error(a + ": folder holds no images");
+      if (found.empty())
+        throw Error(a + ": folder holds no images" +
+                    std::string(recursive ? "" : " (--recursive looks into sub-folders)"));
       files.insert(files.end(), found.begin(), found.end());
     } else {
       files.push_back(a);
     }
   }
   return files;
+}
+
+// "-" is standard input (e.g. `curl ... | mien image -`), read whole, at most 1 GiB.
+inline Image load_input_image(const std::string& file, const DecodeLimits& limits) {
+  if (file != "-") return load_image(file, limits);
+  std::vector<uint8_t> bytes;
+  char buf[1 << 16];
+  std::size_t got;
+  while ((got = std::fread(buf, 1, sizeof buf, stdin)) > 0) {
+    bytes.insert(bytes.end(), buf, buf + got);
+    if (bytes.size() > (std::size_t(1) << 30)) throw Error("<stdin>: image larger than 1 GiB");
+  }
+  if (std::ferror(stdin)) throw Error(std::string("<stdin>: cannot read: ") + std::strerror(errno));
+  return decode_image(bytes.data(), bytes.size(), "<stdin>", limits);
 }
 
 inline std::string face_json(const FaceResult& r, const Pipeline& p) {
@@ -91,15 +129,14 @@ inline void print_table(const std::string& file, const Image& img,
   }
 }
 
-inline std::string draw_path(const std::string& out, const std::string& input, bool many) {
-  if (!many) return out;
-  std::filesystem::path in(input);
-  std::string ext = in.extension().string();
+// The drawn copy's extension: the input's when mien can write it, else .png.
+inline std::string draw_extension(const std::string& input) {
+  std::string ext = std::filesystem::path(input).extension().string();
   std::transform(ext.begin(), ext.end(), ext.begin(),
                  [](unsigned char c) { return char(std::tolower(c)); });
   if (ext != ".jpg" && ext != ".jpeg" && ext != ".png" && ext != ".bmp" && ext != ".tga")
     ext = ".png";
-  return (std::filesystem::path(out) / (in.stem().string() + ext)).string();
+  return ext;
 }
 
 inline int cmd_image(const std::vector<std::string>& argv) {
@@ -109,7 +146,9 @@ inline int cmd_image(const std::vector<std::string>& argv) {
   args.flag("--json", "print one JSON object per image instead of a table")
       .option("--draw", "OUT", "write the annotated image to OUT (a folder for several inputs)")
       .flag("--landmarks",
-            "with --draw: also draw the detector's landmarks (eyes, nose, mouth, ears)");
+            "with --draw: also draw the detector's landmarks (eyes, nose, mouth, ears)")
+      .flag("--recursive", "look for images in the sub-folders of folders too")
+      .option("--max-pixels", "N", "refuse images larger than N pixels", "50000000");
   add_model_options(args);
   add_detect_options(args);
   add_run_options(args);
@@ -117,19 +156,28 @@ inline int cmd_image(const std::vector<std::string>& argv) {
   if (args.positional().empty()) throw UsageError("mien image needs at least one image");
   const PipelineOptions opt = pipeline_options(args);
   const Pipeline pipeline = make_pipeline(args);
-  const std::vector<std::string> files = expand_inputs(args.positional());
+  DecodeLimits limits;
+  limits.max_pixels = args.get_int("--max-pixels", 1, int(MIEN_MAX_IMAGE_PIXELS));
+  const std::vector<std::string> files = expand_inputs(args.positional(), args.has("--recursive"));
   const bool many = files.size() > 1;
   const std::string draw = args.get("--draw");
+  std::vector<std::string> draw_paths(files.size(), draw);
   if (!draw.empty() && many) {
     std::error_code ec;
     std::filesystem::create_directories(draw, ec);
     if (!std::filesystem::is_directory(draw))
       throw Error(draw + ": cannot create the output folder");
+    const std::vector<std::string> names = unique_output_names(
+        files,
+        [](const std::string& stem, const std::string& in) { return stem + draw_extension(in); });
+    for (std::size_t i = 0; i < files.size(); ++i)
+      draw_paths[i] = (std::filesystem::path(draw) / names[i]).string();
   }
   int failures = 0;
-  for (const std::string& file : files) {
+  for (std::size_t fi = 0; fi < files.size(); ++fi) {
+    const std::string& file = files[fi];
     try {
-      Image img = load_image(file);
+      Image img = load_input_image(file, limits);
       const std::vector<FaceResult> faces = pipeline.analyze(img, opt);
       if (args.has("--json")) {
         std::string s = "{\"file\":" + json_string(file) +
@@ -146,7 +194,7 @@ inline int cmd_image(const std::vector<std::string>& argv) {
         AnnotateOptions ao;
         ao.landmarks = args.has("--landmarks");
         annotate(img, faces, pipeline, {}, ao);
-        save_image(img, draw_path(draw, file, many));
+        save_image(img, draw_paths[fi]);
       }
     } catch (const Error& e) {
       std::fprintf(stderr, "mien: error: %s\n", e.what());

@@ -8,7 +8,9 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -17,7 +19,9 @@
 #include "mien/video/video_writer.hpp"
 #include "mien/vision/annotate.hpp"
 #include "tools/cli/args.hpp"
+#include "tools/cli/interrupt.hpp"
 #include "tools/cli/json.hpp"
+#include "tools/cli/output_names.hpp"
 #include "tools/cli/pipeline_options.hpp"
 #include "tools/cli/progress.hpp"
 
@@ -48,8 +52,14 @@ class OutputFile {
   std::FILE* f_;
 };
 
-inline std::string timeline_json(const std::vector<TimelineEntry>& entries, const Pipeline& p) {
+// `decode_errors` > 0 adds a first entry {"type":"decoding_errors","count":N}: the
+// results come from a damaged stream.
+inline std::string timeline_json(const std::vector<TimelineEntry>& entries, const Pipeline& p,
+                                 int decode_errors = 0) {
   std::string s = "[";
+  if (decode_errors > 0)
+    s += "\n {\"type\":\"decoding_errors\",\"count\":" + std::to_string(decode_errors) + "}" +
+         (entries.empty() ? "" : ",");
   for (std::size_t i = 0; i < entries.size(); ++i) {
     const TimelineEntry& e = entries[i];
     char seconds[32];
@@ -144,13 +154,6 @@ inline void print_clip_summary(const std::string& file, const VideoInfo& info,
   if (tracks.empty()) std::printf("  no faces found\n");
 }
 
-inline std::string output_path(const std::string& out, const std::string& input, bool many,
-                               const std::string& ext) {
-  if (!many) return out;
-  const std::string stem = input == "-" ? "stdin" : std::filesystem::path(input).stem().string();
-  return (std::filesystem::path(out) / (stem + ext)).string();
-}
-
 inline int cmd_video(const std::vector<std::string>& argv) {
   ArgParser args("mien video [options] VIDEO...",
                  "Track the faces through each video (a file ffmpeg reads, a camera such as\n"
@@ -183,6 +186,7 @@ inline int cmd_video(const std::vector<std::string>& argv) {
               "2")
       .option("--threads", "N", "threads (default: every core)")
       .flag("--tta", "average each face with its mirror image (test-time augmentation)")
+      .flag("--strict", "decoding errors (a damaged stream) are fatal, not warnings")
       .flag("--quiet", "no progress bar")
       .option("--ffmpeg", "PATH", "the ffmpeg program", "ffmpeg");
   add_model_options(args);
@@ -218,17 +222,35 @@ inline int cmd_video(const std::vector<std::string>& argv) {
   vo.tracker.relink_seconds = args.get_double("--relink", 0, 3600);
   const std::string ffmpeg = args.get("--ffmpeg");
   const bool many = files.size() > 1;
+  // Output paths per video, unique even when two inputs share a name (d1/clip.mp4,
+  // d2/clip.mp4), each created now: an unwritable one is reported before any decoding.
+  std::map<std::string, std::vector<std::string>> outputs;
   for (const char* opt : {"--json", "--csv", "--draw"}) {
-    if (!many || !args.has(opt)) continue;
-    std::error_code ec;
-    std::filesystem::create_directories(args.get(opt), ec);
-    if (!std::filesystem::is_directory(args.get(opt)))
-      throw Error(args.get(opt) + ": cannot create the output folder for " + opt);
+    if (!args.has(opt)) continue;
+    const std::string out = args.get(opt);
+    if (out.empty()) throw UsageError(std::string(opt) + " needs a file name");
+    const std::string ext = opt == std::string("--json")  ? ".json"
+                            : opt == std::string("--csv") ? ".csv"
+                                                          : ".mp4";
+    std::vector<std::string>& paths = outputs[opt];
+    if (!many) {
+      paths.assign(1, out);
+    } else {
+      std::error_code ec;
+      std::filesystem::create_directories(out, ec);
+      if (!std::filesystem::is_directory(out))
+        throw Error(out + ": cannot create the output folder for " + opt);
+      for (const std::string& name : unique_output_names(
+               files, [&](const std::string&stem, const std::string&) { return stem + ext; }))
+        paths.push_back((std::filesystem::path(out) / name).string());
+    }
+    for (const std::string& path : paths) check_writable(path, std::string(opt) + " output");
   }
+  auto output = [&](const char* opt, std::size_t i) { return outputs.at(opt)[many ? i : 0]; };
   std::unique_ptr<OutputFile> summary;
   if (args.has("--summary")) {
     summary = std::make_unique<OutputFile>(args.get("--summary"));
-    summary->write("file,label\n");
+    summary->write("file,label,decoding_errors\n");
     summary->flush();
   }
   const Pipeline pipeline = make_pipeline(args);
@@ -236,17 +258,34 @@ inline int cmd_video(const std::vector<std::string>& argv) {
   AnnotateOptions draw_opt;
   draw_opt.landmarks = args.has("--landmarks");
 
+  // Ctrl-C / SIGTERM: stop decoding, finish the frames in flight, write the outputs.
+  std::mutex reader_mutex;
+  VideoReader* current = nullptr;
+  InterruptWatch watch([&] {
+    std::lock_guard<std::mutex> lock(reader_mutex);
+    if (current) current->interrupt();
+  });
+
   int failures = 0;
-  for (const std::string& file : files) {
+  for (std::size_t fi = 0; fi < files.size() && !InterruptWatch::signal(); ++fi) {
+    const std::string& file = files[fi];
     std::unique_ptr<VideoReader> reader;
     try {
       VideoReaderOptions ro;
       ro.ffmpeg = ffmpeg;
+      ro.strict = args.has("--strict");
       reader = std::make_unique<VideoReader>(file, ro);
     } catch (const Error& e) {
       std::fprintf(stderr, "mien: error: %s\n", e.what());
       ++failures;
+      // Nothing was read: remove the empty files check_writable left for this video.
+      for (const auto& o : outputs) std::remove(output(o.first.c_str(), fi).c_str());
       continue;
+    }
+    {
+      std::lock_guard<std::mutex> lock(reader_mutex);
+      current = reader.get();
+      if (InterruptWatch::signal()) reader->interrupt();  // came while it was starting
     }
     const VideoInfo& info = reader->info();
     VideoAnalyzer analyzer(pipeline, vo);
@@ -257,12 +296,11 @@ inline int cmd_video(const std::vector<std::string>& argv) {
     ProgressBar bar(progress, std::filesystem::path(file).filename().string(), "frames");
     try {
       if (args.has("--csv")) {
-        csv = std::make_unique<OutputFile>(output_path(args.get("--csv"), file, many, ".csv"));
+        csv = std::make_unique<OutputFile>(output("--csv", fi));
         csv->write(csv_header(pipeline));
       }
       if (args.has("--draw"))
-        draw = std::make_unique<VideoWriter>(output_path(args.get("--draw"), file, many, ".mp4"),
-                                             info.width, info.height,
+        draw = std::make_unique<VideoWriter>(output("--draw", fi), info.width, info.height,
                                              info.fps > 0 ? info.fps : 25.0, ffmpeg);
       analyzer.run(*reader, [&](VideoFrame& frame, const FrameResult& r) {
         if (csv && r.analyzed) {
@@ -291,7 +329,12 @@ inline int cmd_video(const std::vector<std::string>& argv) {
     } catch (const Error& e) {
       error = e.what();
     }
+    {
+      std::lock_guard<std::mutex> lock(reader_mutex);
+      current = nullptr;
+    }
     bar.finish();
+    const int decode_errors = reader->decode_errors();
     // Whatever happened, write out what was processed.
     try {
       if (draw) draw->finish();
@@ -301,8 +344,8 @@ inline int cmd_video(const std::vector<std::string>& argv) {
     try {
       if (csv) csv->close();
       if (args.has("--json")) {
-        OutputFile json(output_path(args.get("--json"), file, many, ".json"));
-        json.write(timeline_json(analyzer.timeline(), pipeline));
+        OutputFile json(output("--json", fi));
+        json.write(timeline_json(analyzer.timeline(), pipeline, decode_errors));
         json.close();
       }
     } catch (const Error& e) {
@@ -312,17 +355,30 @@ inline int cmd_video(const std::vector<std::string>& argv) {
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     print_clip_summary(file, info, analyzer, secs, pipeline);
     std::fflush(stdout);
+    if (decode_errors > 0 && !args.has("--strict"))
+      std::fprintf(stderr,
+                   "mien: warning: %s: %d decoding error%s (damaged stream: the results may be "
+                   "wrong; --strict makes this an error)\n",
+                   file.c_str(), decode_errors, decode_errors == 1 ? "" : "s");
     if (summary) {
       const TrackSummary* main = analyzer.summary().track(analyzer.main_track());
       const int label = main ? main->dominant() : -1;
       if (label < 0)
         std::fprintf(stderr, "mien: warning: %s: no face, empty label\n", file.c_str());
       const std::string name = file == "-" ? "-" : std::filesystem::path(file).filename().string();
-      summary->write(name + "," +
-                     (label >= 0 ? pipeline.emotion_labels()[std::size_t(label)] : "") + "\n");
+      summary->write(csv_quote(name) + "," +
+                     (label >= 0 ? csv_quote(pipeline.emotion_labels()[std::size_t(label)]) : "") +
+                     "," + std::to_string(decode_errors) + "\n");
       summary->flush();
     }
-    if (!error.empty()) {
+    if (reader->interrupted())
+      std::fprintf(stderr, "mien: interrupted: %s: the outputs hold the %lld frames decoded\n",
+                   file.c_str(), (long long)analyzer.frames_decoded());
+    if (!error.empty() && InterruptWatch::signal()) {
+      // The signal may reach ffmpeg too (same terminal) before mien stops it: its failure
+      // is part of the interruption, not a second problem.
+      std::fprintf(stderr, "mien: note: after the interruption: %s\n", error.c_str());
+    } else if (!error.empty()) {
       std::fprintf(stderr, "mien: error: %s\n", error.c_str());
       if (analyzer.frames_decoded() > 0)
         std::fprintf(stderr, "mien: the outputs hold the %lld frames processed before the error\n",
@@ -331,6 +387,7 @@ inline int cmd_video(const std::vector<std::string>& argv) {
     }
   }
   if (summary) summary->close();
+  if (InterruptWatch::signal()) return InterruptWatch::exit_code();  // 130 / 143
   return failures ? 1 : 0;
 }
 

@@ -39,9 +39,31 @@ inline CheckReport check_test_vectors(const Model& model, int threads = 1) {
   Session session(model, threads);
   for (std::size_t k = 0; k < g.tests.size(); ++k) {
     const TestVector& tv = g.tests[k];
+    // A broken vector must name the file and the vector, not surface as "map::at".
+    const std::string where =
+        "test vector " + std::to_string(k) + " (tensors test." + std::to_string(k) + ".*)";
+    auto fail = [&](const std::string& what) {
+      Error e(where + ": " + what);
+      e.set_file(model.origin());
+      throw e;
+    };
     std::vector<ConstTensorView> inputs;
-    for (const InputDef& in : g.inputs) inputs.push_back(tv.inputs.at(in.name).view());
-    const auto& outs = session.run(inputs);
+    for (const InputDef& in : g.inputs) {
+      const auto it = tv.inputs.find(in.name);
+      if (it == tv.inputs.end()) fail("has no input '" + in.name + "'");
+      inputs.push_back(it->second.view());
+    }
+    for (const std::string& name : g.outputs)
+      if (!tv.outputs.count(name)) fail("has no output '" + name + "'");
+    const std::vector<ConstTensorView>* run = nullptr;
+    try {
+      run = &session.run(inputs);
+    } catch (Error& e) {
+      Error wrapped(where + ": " + e.what());
+      wrapped.set_file(model.origin());
+      throw wrapped;
+    }
+    const auto& outs = *run;
     for (std::size_t o = 0; o < g.outputs.size(); ++o) {
       OutputCheck c;
       c.test = int(k);

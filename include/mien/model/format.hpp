@@ -3,8 +3,11 @@
 // so a truncated or hostile file is a mien::Error, never a crash or a huge allocation.
 #pragma once
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <array>
+#include <cerrno>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -302,16 +305,30 @@ inline MienFile parse_mien(const uint8_t* data, std::size_t size, const std::str
   }
 }
 
+// Largest model file read (the biggest shipped model is ~60 MB).
+constexpr uint64_t kMaxModelFileBytes = uint64_t(4) << 30;
+
+// Reads a whole file. The size comes from the bytes actually read, never from a seek: on a
+// folder tellg() returns LLONG_MAX (an 8 EiB allocation), on a pipe -1.
 inline std::vector<uint8_t> read_file_bytes(const std::string& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0)
+    throw Error(path + ": cannot open file: " + std::strerror(errno));
+  if (S_ISDIR(st.st_mode)) throw Error(path + ": is a folder, not a file");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error(path + ": cannot open file");
-  in.seekg(0, std::ios::end);
-  const std::streamoff size = in.tellg();
-  if (size < 0) throw Error(path + ": cannot read file");
-  in.seekg(0);
-  std::vector<uint8_t> bytes(static_cast<std::size_t>(size));
-  if (size > 0 && !in.read(reinterpret_cast<char*>(bytes.data()), size))
-    throw Error(path + ": read failed");
+  std::vector<uint8_t> bytes;
+  if (S_ISREG(st.st_mode)) {
+    if (uint64_t(st.st_size) > kMaxModelFileBytes)
+      throw Error(path + ": file too large (" + std::to_string(st.st_size) + " bytes)");
+    bytes.reserve(std::size_t(st.st_size));
+  }
+  char buf[1 << 16];
+  while (in.read(buf, sizeof buf) || in.gcount() > 0) {
+    bytes.insert(bytes.end(), buf, buf + in.gcount());
+    if (bytes.size() > kMaxModelFileBytes) throw Error(path + ": file too large");
+  }
+  if (in.bad()) throw Error(path + ": read failed");
   return bytes;
 }
 

@@ -153,6 +153,9 @@ inline GraphDef graph_from_file(const MienFile& file, const std::string& origin 
     const int64_t tests = m.get_int("test.count", 0);
     MIEN_CHECK(tests >= 0 && tests <= 1000, "invalid test.count ", tests);
     g.test_tolerance = m.get_float("test.tolerance", 1e-4);
+    // NaN would fail every check and infinity pass every one.
+    MIEN_CHECK(g.test_tolerance >= 0 && g.test_tolerance <= 1, "metadata key 'test.tolerance' is ",
+               g.test_tolerance, ", expected a number in [0, 1]");
     for (const auto& kv : file.tensors) {
       if (!detail::starts_with(kv.first, "test.")) g.weights.emplace(kv.first, kv.second);
     }

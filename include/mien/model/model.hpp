@@ -59,6 +59,16 @@ class Model {
 
   // Shape of every value for the given input shapes (throws naming the node that fails).
   std::vector<Shape> infer_shapes(const std::vector<Shape>& input_shapes) const {
+    try {
+      return infer_shapes_of(input_shapes);
+    } catch (Error& e) {
+      e.set_file(origin());  // a shape error must say which model it is about
+      throw;
+    }
+  }
+
+ private:
+  std::vector<Shape> infer_shapes_of(const std::vector<Shape>& input_shapes) const {
     const Impl& m = impl();
     MIEN_CHECK(input_shapes.size() == m.input_values.size(), "model takes ", m.input_values.size(),
                " input(s), got ", input_shapes.size());
@@ -90,6 +100,7 @@ class Model {
     return shapes;
   }
 
+ public:
   // Shapes for a batch of one at the declared input size (dynamic sizes use `fallback`).
   std::vector<Shape> nominal_input_shapes(int fallback = 256) const {
     std::vector<Shape> s;

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cmath>
 #include <memory>
 #include <string>
 #include <vector>
@@ -42,9 +43,31 @@ class Session {
   // A batch runs image by image when no op mixes images (checked once per input shape): one
   // image's activations stay in cache where a batch's spill out of L2, and with several
   // threads whole images go to different threads instead of splitting small layers.
+  //
+  // Outputs holding NaN or infinity are an error (a damaged model must not print "angry
+  // -nan" and exit 0): only the outputs are scanned after each run, which costs nothing next
+  // to the layers; on a failure the run is repeated layer by layer to name the first layer
+  // that produced a non-finite value.
   const std::vector<ConstTensorView>& run(const std::vector<ConstTensorView>& inputs) {
-    if (split_batches_ && batch_splittable(inputs)) return run_per_image(inputs);
-    return run_observed(inputs, [](std::size_t, auto&& step) { step(); });
+    const std::vector<ConstTensorView>& outs =
+        split_batches_ && batch_splittable(inputs)
+            ? run_per_image(inputs)
+            : run_observed(inputs, [](std::size_t, auto&& step) { step(); });
+    if (check_finite_)
+      for (const ConstTensorView& o : outs)
+        if (first_non_finite(o) >= 0) locate_non_finite(inputs);
+    return outs;
+  }
+
+  // Off: non-finite outputs are returned as they are (e.g. to study a broken model).
+  void set_check_finite(bool on) { check_finite_ = on; }
+
+  // Index of the first NaN or infinity in a tensor, -1 if none.
+  static int64_t first_non_finite(const ConstTensorView& t) {
+    const int64_t n = t.shape.size();
+    for (int64_t i = 0; i < n; ++i)
+      if (!std::isfinite(t.data[i])) return i;
+    return -1;
   }
 
   // Per-image execution of batches (default on). Why, at batch 8, 1 thread, AVX-512
@@ -143,6 +166,7 @@ class Session {
     while (int(per_image_.size()) < workers) {
       per_image_.push_back(std::make_unique<Session>(model_, 1));
       per_image_.back()->split_batches_ = false;
+      per_image_.back()->check_finite_ = false;  // checked once on the whole batch
       split_slices_.emplace_back(inputs.size());
     }
     for (std::size_t k = 0; k < inputs.size(); ++k)
@@ -173,6 +197,38 @@ class Session {
     for (std::size_t o = 0; o < outputs_.size(); ++o)
       outputs_[o] = ConstTensorView{split_out_shapes_[o], split_out_[o].data()};
     return outputs_;
+  }
+
+  // Throws an Error naming the model file and the first input or layer whose values are
+  // not finite (reruns the graph one layer at a time; only called after a failed check).
+  [[noreturn]] void locate_non_finite(const std::vector<ConstTensorView>& inputs) {
+    auto fail = [&](const std::string& what, const std::string& node, const ConstTensorView& t,
+                    int64_t at) {
+      Error e(what + " holds " + (std::isnan(t.data[at]) ? "NaN" : "an infinite value") +
+              " (value " + std::to_string(at) + " of " + t.shape.str() + ")");
+      if (!node.empty()) e.set_node(node);
+      e.set_file(model_.origin());
+      throw e;
+    };
+    for (std::size_t i = 0; i < inputs.size(); ++i) {
+      const int64_t at = first_non_finite(inputs[i]);
+      if (at >= 0)
+        fail("input '" + model_.value_name(model_.input_values()[i]) + "'", "", inputs[i], at);
+    }
+    const auto& steps = model_.steps();
+    // Per image and whole batch compute the same values; the whole-batch path lets each
+    // layer's output be looked at right after it runs.
+    run_observed(inputs, [&](std::size_t s, auto&& step) {
+      step();
+      const ConstTensorView out = value_view(steps[s].output, inputs);
+      const int64_t at = first_non_finite(out);
+      if (at >= 0)
+        fail("the output of this " + std::string(steps[s].op->type()) + " layer", steps[s].name,
+             out, at);
+    });
+    Error e("a model output holds NaN or infinity, but no layer produced one when rerun");
+    e.set_file(model_.origin());
+    throw e;
   }
 
   static constexpr std::size_t kExternal = ~std::size_t(0);
@@ -274,6 +330,7 @@ class Session {
   std::vector<ConstTensorView> step_inputs_, outputs_, single_input_;
   // Per-image execution of batches.
   bool split_batches_ = true, split_ok_ = false;
+  bool check_finite_ = true;
   std::vector<Shape> split_checked_, split_out_shapes_;
   std::vector<AlignedBuffer> split_out_;
   std::vector<std::vector<ConstTensorView>> split_slices_;  // per worker

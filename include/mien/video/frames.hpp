@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <cerrno>
 #include <climits>
@@ -32,6 +33,7 @@
 #include <vector>
 
 #include "mien/core/error.hpp"
+#include "mien/video/ffmpeg_source.hpp"
 #include "mien/video/subprocess.hpp"
 #include "mien/vision/image.hpp"
 
@@ -58,6 +60,9 @@ struct VideoReaderOptions {
   std::string ffmpeg = "ffmpeg";  // program name or path
   // Largest frame accepted, in pixels (a guard against absurd streams eating memory).
   int64_t max_pixels = MIEN_MAX_IMAGE_PIXELS;
+  // Decoding errors (damaged data that ffmpeg conceals) end read() with an Error; by
+  // default they are only counted (decode_errors()) for the caller to report.
+  bool strict = false;
 };
 
 namespace detail {
@@ -103,26 +108,53 @@ inline double parse_rate(const std::string& line, const char* unit) {
   return v;
 }
 
+// ffmpeg runs with "-loglevel level+info", which tags each line with its level:
+// "[info] Stream #0..." or "[h264 @ 0x..] [error] error while decoding MB 0 3". Returns the
+// line without the tag (as plain -loglevel info prints it) and sets `level` ("" if none).
+inline std::string strip_log_level(const std::string& line, std::string& level) {
+  static const char* levels[] = {"panic", "fatal",   "error", "warning",
+                                 "info",  "verbose", "debug", "trace"};
+  level.clear();
+  std::size_t at = 0;
+  if (line.rfind("[", 0) == 0 && line.find(" @ ") != std::string::npos) {
+    const std::size_t close = line.find("] [");
+    if (close == std::string::npos) return line;
+    at = close + 2;
+  }
+  for (const char* l : levels) {
+    const std::string tag = std::string("[") + l + "]";
+    if (line.compare(at, tag.size(), tag) == 0) {
+      level = l;
+      std::size_t rest = at + tag.size();
+      if (rest < line.size() && line[rest] == ' ') ++rest;
+      return line.substr(0, at) + line.substr(rest);
+    }
+  }
+  return line;
+}
+
 }  // namespace detail
 
 class VideoReader {
  public:
   explicit VideoReader(const std::string& source, const VideoReaderOptions& opt = {})
-      : state_(std::make_shared<State>()) {
+      : state_(std::make_shared<State>()), strict_(opt.strict) {
     info_.source = source;
     MIEN_CHECK(!source.empty(), "no video given");
     const bool is_stdin = source == "-";
-    const bool is_camera = source.rfind("/dev/video", 0) == 0;
-    if (!is_stdin && source.find("://") == std::string::npos) {
+    const bool is_camera = is_camera_device(source);
+    if (!is_stdin && !is_url(source)) {
       struct stat st;
       if (::stat(source.c_str(), &st) != 0) throw Error(source + ": " + std::strerror(errno));
       if (S_ISDIR(st.st_mode)) throw Error(source + ": is a folder, not a video");
     }
-    std::vector<std::string> argv = {opt.ffmpeg, "-hide_banner", "-nostats", "-loglevel", "info"};
+    // level+info: errors are told from information by their tag, not by their wording.
+    std::vector<std::string> argv = {opt.ffmpeg, "-hide_banner", "-nostats", "-loglevel",
+                                     "level+info"};
     if (!is_stdin) argv.push_back("-nostdin");
     if (is_camera) argv.insert(argv.end(), {"-f", "v4l2"});
-    argv.insert(argv.end(), {"-i", is_stdin ? "pipe:0" : source, "-map", "0:v:0", "-an", "-sn",
-                             "-dn", "-vf", "showinfo=checksum=0", "-vsync", "passthrough", "-f",
+    argv.insert(argv.end(), {"-i", ffmpeg_location(source), "-map", "0:v:0", "-an", "-sn", "-dn",
+                             "-vf", "showinfo=checksum=0", "-vsync", "passthrough", "-f",
                              "rawvideo", "-pix_fmt", "rgb24", "pipe:1"});
     Subprocess::Options so;
     so.pipe_stdout = true;
@@ -176,13 +208,14 @@ class VideoReader {
     }
     finished_ = true;
     const int code = ffmpeg_.wait();
+    if (interrupted_) return false;  // whatever ffmpeg said about being stopped
     if (got != 0)
       throw Error(info_.source + ": the stream ended in the middle of frame " +
                   std::to_string(next_index_) + state_->error_tail());
     if (code != 0)
       throw Error(info_.source + ": ffmpeg failed after " + std::to_string(next_index_) +
                   " frames (exit code " + std::to_string(code) + ")" + state_->error_tail());
-    if (state_->decode_errors > 0)
+    if (strict_ && decode_errors() > 0)
       throw Error(info_.source + ": the stream is damaged (" +
                   std::to_string(state_->decode_errors) + " decoding errors in " +
                   std::to_string(next_index_) + " frames)" + state_->error_tail());
@@ -198,9 +231,33 @@ class VideoReader {
     return false;
   }
 
+  // Damaged data ffmpeg reported while decoding so far (error-level log lines and
+  // "corrupt decoded frame" warnings); frames were still delivered, with concealed damage.
+  int decode_errors() const {
+    std::lock_guard<std::mutex> lock(state_->mutex);
+    return state_->decode_errors;
+  }
+
+  // Ends the stream early from any thread (SIGINT/SIGTERM handling): ffmpeg is told to
+  // stop, read() then returns false, without an error, once the frames already on the
+  // pipe are read.
+  void interrupt() {
+    {
+      std::lock_guard<std::mutex> lock(state_->mutex);
+      state_->stopping = true;  // ffmpeg's complaints about being stopped are not damage
+    }
+    interrupted_ = true;
+    ffmpeg_.terminate();
+  }
+  bool interrupted() const { return interrupted_; }
+
   // Stops decoding early (the remaining frames are not needed).
   void close() {
     if (finished_) return;
+    {
+      std::lock_guard<std::mutex> lock(state_->mutex);
+      state_->stopping = true;
+    }
     finished_ = true;
     ffmpeg_.stop();
   }
@@ -231,7 +288,7 @@ class VideoReader {
   struct State {
     std::mutex mutex;
     std::condition_variable cv;
-    bool in_output = false, have_output = false, stderr_done = false;
+    bool in_output = false, have_output = false, stderr_done = false, stopping = false;
     int width = 0, height = 0;
     double fps = 0, duration = 0;
     std::deque<double> times;
@@ -239,7 +296,9 @@ class VideoReader {
     int decode_errors = 0;
     std::deque<std::string> log;  // last lines that are not per-frame info
 
-    void on_line(const std::string& line) {
+    void on_line(const std::string& tagged) {
+      std::string level;
+      const std::string line = detail::strip_log_level(tagged, level);
       std::lock_guard<std::mutex> lock(mutex);
       if (line.rfind("[Parsed_showinfo", 0) == 0) {
         const std::size_t p = line.find("pts_time:");
@@ -263,11 +322,11 @@ class VideoReader {
         have_output = true;
         cv.notify_all();
       }
-      // Lines that report broken data while decoding (h264 "error while decoding MB",
-      // "Invalid NAL unit", "concealing N errors", mov "stream 0, offset ...: partial file").
-      if (have_output && (line.find("error while decoding") != std::string::npos ||
-                          line.find("partial file") != std::string::npos ||
-                          line.find("Invalid data found") != std::string::npos))
+      // Broken data while decoding: every error-level line (h264 "error while decoding MB",
+      // "Invalid NAL unit size", mov "partial file", ...), and the warning ffmpeg gives for
+      // a frame the decoder flagged as corrupt (sometimes the only sign of damage).
+      if (!stopping && (level == "error" || level == "fatal" || level == "panic" ||
+                        line.find("corrupt decoded frame") != std::string::npos))
         ++decode_errors;
       if (line.rfind("frame=", 0) != 0 && line.rfind("video:", 0) != 0 && line[0] != ' ') {
         log.push_back(line);
@@ -297,6 +356,8 @@ class VideoReader {
   std::size_t frame_bytes_ = 0;
   int64_t next_index_ = 0;
   bool finished_ = false;
+  bool strict_ = false;
+  std::atomic<bool> interrupted_{false};
 };
 
 // Which decoded frames to analyse: every one, every Nth (--every N), or about F per second

@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <functional>
@@ -81,7 +82,15 @@ class Subprocess {
     sigemptyset(&def);
     sigaddset(&def, SIGPIPE);
     posix_spawnattr_setsigdefault(&attr, &def);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF);
+    short flags = POSIX_SPAWN_SETSIGDEF;
+    // Its own process group unless it reads our stdin: a Ctrl-C in the terminal then reaches
+    // mien alone, which stops the decoder and lets the encoder finish the file, instead of
+    // every ffmpeg dying mid-write.
+    if (!opt.inherit_stdin) {
+      posix_spawnattr_setpgroup(&attr, 0);
+      flags |= POSIX_SPAWN_SETPGROUP;
+    }
+    posix_spawnattr_setflags(&attr, flags);
 
     std::vector<char*> args;
     for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
@@ -96,6 +105,7 @@ class Subprocess {
                         : "cannot start '" + argv[0] + "': " + std::strerror(rc));
     }
     program_ = argv[0];
+    live_pid_ = pid_;
     close_fd(in_pipe[0]);
     close_fd(out_pipe[1]);
     close_fd(err_pipe[1]);
@@ -173,6 +183,13 @@ class Subprocess {
 
   void close_stdin() { close_fd(stdin_fd_); }
 
+  // Asks the child to stop (SIGTERM) without waiting; safe from another thread while one
+  // reads its output, which then sees the end of the stream.
+  void terminate() {
+    const pid_t pid = live_pid_.load();
+    if (pid > 0) ::kill(pid, SIGTERM);
+  }
+
   // Stops the child early (e.g. when the reader gives up) and waits for it. Our end of its
   // stdout is closed first: a child blocked writing a full pipe then gets EPIPE at once,
   // where SIGTERM alone leaves ffmpeg stuck in a restarted write(). SIGKILL follows if it
@@ -186,6 +203,7 @@ class Subprocess {
         int st = 0;
         const pid_t r = ::waitpid(pid_, &st, WNOHANG);
         if (r == pid_) {
+          live_pid_ = -1;
           pid_ = -1;
           exit_code_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
           break;
@@ -202,6 +220,7 @@ class Subprocess {
   int wait() {
     if (pid_ > 0) {
       int st = 0;
+      live_pid_ = -1;  // once reaped the pid may be reused: terminate() must not signal it
       while (::waitpid(pid_, &st, 0) < 0 && errno == EINTR) {
       }
       pid_ = -1;
@@ -222,6 +241,7 @@ class Subprocess {
   }
 
   pid_t pid_ = -1;
+  std::atomic<pid_t> live_pid_{-1};  // pid_ for terminate() from other threads
   int stdin_fd_ = -1, stdout_fd_ = -1;
   int exit_code_ = -1;
   std::string program_;

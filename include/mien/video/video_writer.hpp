@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "mien/core/error.hpp"
+#include "mien/video/ffmpeg_source.hpp"
 #include "mien/video/subprocess.hpp"
 #include "mien/vision/image.hpp"
 
@@ -37,18 +38,29 @@ class VideoWriter {
     so.on_stderr_line = [log](const std::string& line) { log->add(line); };
     // -preset veryfast: x264's default (medium) made encoding, not analysis, the slowest
     // stage of `mien video --draw` (55 vs 165 frames/s on 640x360); other encoders ignore it.
-    const std::vector<std::string> argv = {ffmpeg,     "-hide_banner",
-                                           "-nostats", "-loglevel",
-                                           "error",    "-y",
-                                           "-f",       "rawvideo",
-                                           "-pix_fmt", "rgb24",
-                                           "-s",       size,
-                                           "-r",       rate,
-                                           "-i",       "pipe:0",
-                                           "-vf",      "pad=ceil(iw/2)*2:ceil(ih/2)*2",
-                                           "-pix_fmt", "yuv420p",
-                                           "-preset",  "veryfast",
-                                           path};
+    const std::vector<std::string> argv = {ffmpeg,
+                                           "-hide_banner",
+                                           "-nostats",
+                                           "-loglevel",
+                                           "error",
+                                           "-y",
+                                           "-f",
+                                           "rawvideo",
+                                           "-pix_fmt",
+                                           "rgb24",
+                                           "-s",
+                                           size,
+                                           "-r",
+                                           rate,
+                                           "-i",
+                                           "pipe:0",
+                                           "-vf",
+                                           "pad=ceil(iw/2)*2:ceil(ih/2)*2",
+                                           "-pix_fmt",
+                                           "yuv420p",
+                                           "-preset",
+                                           "veryfast",
+                                           ffmpeg_location(path, true)};
     ffmpeg_.start(argv, std::move(so));
   }
   VideoWriter(const VideoWriter&) = delete;

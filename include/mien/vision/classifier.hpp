@@ -28,6 +28,7 @@
 #include "mien/vision/detection.hpp"
 #include "mien/vision/face_crop.hpp"
 #include "mien/vision/image.hpp"
+#include "mien/vision/model_checks.hpp"
 #include "mien/vision/model_input.hpp"
 
 namespace mien {
@@ -50,6 +51,7 @@ class FaceClassifier {
  public:
   explicit FaceClassifier(Model model) : pool_(model), input_(InputSpec::from_model(model)) {
     try {
+      check_classifier_metadata(model);  // task, labels, crop.* (model_checks.hpp)
       const Metadata& m = model.metadata();
       labels_ = m.get_strings("model.labels");
       task_ = m.get_string("model.task", "");

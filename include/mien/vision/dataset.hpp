@@ -161,8 +161,8 @@ inline std::string trim(const std::string& s) {
 }
 
 // Splits one CSV record: RFC 4180 quoting ("a, b" and "" for a quote), fields trimmed.
-// Quoted line breaks are not supported (no face dataset uses them): an unterminated quote
-// returns false.
+// Returns false when a quote is still open at the end: the record continues on the next
+// line (a quoted line break; CsvReader joins the lines).
 inline bool split_csv(const std::string& line, std::vector<std::string>& fields) {
   fields.clear();
   std::string f;
@@ -209,7 +209,19 @@ class CsvReader {
       if (!line_.empty() && line_.back() == '\r') line_.pop_back();
       if (line_no_ == 1 && line_.compare(0, 3, "\xEF\xBB\xBF") == 0) line_.erase(0, 3);  // BOM
       if (trim(line_).empty()) continue;
-      if (!split_csv(line_, fields)) fail("unterminated quote");
+      // A quoted field may span lines; a quote never closed is an error naming the line
+      // where the record began (not the end of the file, 1 MiB later at most).
+      const int64_t first = line_no_;
+      std::string more;
+      while (!split_csv(line_, fields)) {
+        if (line_.size() > (1 << 20) || !std::getline(in_, more)) {
+          line_no_ = first;
+          fail("unterminated quote");
+        }
+        ++line_no_;
+        if (!more.empty() && more.back() == '\r') more.pop_back();
+        line_ += "\n" + more;
+      }
       return true;
     }
     if (in_.bad()) fail("read error");

@@ -21,6 +21,7 @@
 #include "mien/model/session_pool.hpp"
 #include "mien/vision/detection.hpp"
 #include "mien/vision/image.hpp"
+#include "mien/vision/model_checks.hpp"
 #include "mien/vision/model_input.hpp"
 
 namespace mien {
@@ -41,21 +42,23 @@ class FaceDetector {
  public:
   explicit FaceDetector(Model model) : pool_(model), input_(InputSpec::from_model(model)) {
     try {
+      require_task(model, "face_detector", "a face detector");
       const Metadata& m = model.metadata();
       score_outputs_ = output_indices(model, m.get_strings("detector.score_outputs"));
       box_outputs_ = output_indices(model, m.get_strings("detector.box_outputs"));
       MIEN_CHECK(score_outputs_.size() == box_outputs_.size() && !score_outputs_.empty(),
                  "detector.score_outputs and detector.box_outputs must pair up");
-      keypoints_ = int(m.get_int("detector.keypoints", 0));
-      MIEN_CHECK(keypoints_ >= 0 && keypoints_ <= 64, "detector.keypoints out of range");
-      box_scale_ = float(m.get_float("detector.box_scale", input_.width));
-      MIEN_CHECK(box_scale_ > 0, "detector.box_scale must be positive");
-      sigmoid_ = m.get_string("detector.score", "sigmoid") == "sigmoid";
-      score_clip_ = float(m.get_float("detector.score_clip", 100.0));
-      nms_iou_ = float(m.get_float("detector.nms_iou", 0.3));
-      threshold_ = float(m.get_float("detector.threshold", 0.5));
+      // Every decode parameter is range-checked here (model_checks.hpp): NaN or out-of-range
+      // values used to change the detections silently.
+      keypoints_ = int(meta::integer(m, "detector.keypoints", 0, 0, 64));
+      box_scale_ = float(meta::number(m, "detector.box_scale", input_.width, 0, 1e6, true));
+      sigmoid_ = meta::choice(m, "detector.score", "sigmoid", {"sigmoid", "raw"}) == "sigmoid";
+      score_clip_ = float(meta::number(m, "detector.score_clip", 100.0, 0, 1e6, true));
+      nms_iou_ = float(meta::number(m, "detector.nms_iou", 0.3, 0, 1));
+      threshold_ = float(sigmoid_ ? meta::number(m, "detector.threshold", 0.5, 0, 1)
+                                  : meta::number(m, "detector.threshold", 0.5, -1e6, 1e6));
       make_anchors(m.get_ints("detector.anchor_strides"), m.get_ints("detector.anchors_per_cell"),
-                   float(m.get_float("detector.anchor_offset", 0.5)));
+                   float(meta::number(m, "detector.anchor_offset", 0.5, 0, 1)));
       // Check the anchor count against the outputs once, at load.
       const auto shapes = model.infer_shapes(model.nominal_input_shapes());
       int64_t anchors = 0;

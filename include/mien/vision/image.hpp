@@ -143,6 +143,7 @@ struct JpegScan {
   bool complete = true;         // an end-of-image marker follows the first scan
   bool bad_huffman = false;     // a DHT segment stb_image would overflow on
   int width = -1, height = -1;  // from the first SOF segment, -1 when none was found
+  bool baseline = false;        // that SOF is SOF0/SOF1 (sequential Huffman)
 };
 
 // A DHT segment's tables must each fit in it and define at most 256 codes: stb_image 2.27
@@ -161,13 +162,24 @@ inline bool dht_valid(const uint8_t* seg, std::size_t len) {
   return p == len;
 }
 
+// Position after the start-of-image marker, 0 if the data does not start with one. stb
+// reads a marker as 0xFF, any number of 0xFF fill bytes, then the code, so "FF FF .. FF D8"
+// is a JPEG to it as well: ours must agree, or its Huffman tables go unchecked (found by
+// fuzzing).
+inline std::size_t jpeg_soi_end(const uint8_t* d, std::size_t n) {
+  if (n < 2 || d[0] != 0xFF) return 0;
+  std::size_t i = 1;
+  while (i < n && d[i] == 0xFF) ++i;
+  return i < n && d[i] == 0xD8 ? i + 1 : 0;
+}
+
 // Walks every JPEG marker segment (skipping entropy-coded data) to find the Exif orientation
 // and the frame size, validate Huffman tables, and check that an EOI marker follows the
 // scans: stb_image decodes a cut-off JPEG without complaint (missing data reads as zeros),
 // and a half-grey photo must be an error.
 inline JpegScan scan_jpeg(const uint8_t* d, std::size_t n) {
   JpegScan r;
-  std::size_t pos = 2;  // after SOI
+  std::size_t pos = std::max<std::size_t>(2, jpeg_soi_end(d, n));  // after SOI
   bool found_orientation = false, saw_sos = false, eoi = false;
   while (pos + 1 < n) {
     if (d[pos] != 0xFF) {
@@ -195,6 +207,7 @@ inline JpegScan scan_jpeg(const uint8_t* d, std::size_t n) {
     if (sof && r.width < 0 && seg_n >= 5) {
       r.height = int(read_u16(seg + 1, true));
       r.width = int(read_u16(seg + 3, true));
+      r.baseline = m == 0xC0 || m == 0xC1;
     }
     if (m == 0xC4 && !dht_valid(seg, seg_n)) r.bad_huffman = true;
     if (m == 0xE1 && !found_orientation && seg_n >= 6 && std::memcmp(seg, "Exif\0\0", 6) == 0) {
@@ -264,6 +277,30 @@ inline std::string bmp_truncation(const uint8_t* d, std::size_t n) {
   const uint64_t need = offset + row * uint64_t(h < 0 ? -h : h);
   if (n >= need) return "";
   return "truncated BMP: " + std::to_string(n) + " bytes, header needs " + std::to_string(need);
+}
+
+// stb_image 2.27 reads PNM header numbers into an int without an overflow check (UBSan:
+// "888888888 * 10 cannot be represented", found by fuzzing). Walks the header as stb does
+// (whitespace, # comments) and refuses a number of more than 9 digits.
+inline std::string pnm_header_problem(const uint8_t* d, std::size_t n) {
+  std::size_t p = 2;  // after "P5" / "P6"
+  auto space = [](uint8_t c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
+  };
+  for (const char* what : {"width", "height", "maximum value"}) {
+    for (;;) {
+      while (p < n && space(d[p])) ++p;
+      if (p >= n || d[p] != '#') break;
+      while (p < n && d[p] != '\n' && d[p] != '\r') ++p;
+    }
+    std::size_t digits = 0;
+    while (p < n && d[p] >= '0' && d[p] <= '9') ++p, ++digits;
+    if (digits > 9)
+      return std::string("corrupt PNM header: the ") + what + " has " + std::to_string(digits) +
+             " digits";
+    if (digits == 0) break;  // stb reports it
+  }
+  return "";
 }
 
 inline std::string tga_truncation(const uint8_t* d, std::size_t n) {
@@ -371,6 +408,8 @@ inline void orient_into(const uint8_t* src, int w, int h, int n, int orientation
       if (n == 4) {
         const uint32_t a = s[3], ia = 255 - a;
         for (int c = 0; c < 3; ++c) dst[c] = uint8_t((s[c] * a + 255 * ia + 127) / 255);
+      } else if (n == 1) {
+        dst[0] = dst[1] = dst[2] = s[0];
       } else {
         dst[0] = s[0];
         dst[1] = s[1];
@@ -382,7 +421,7 @@ inline void orient_into(const uint8_t* src, int w, int h, int n, int orientation
 
 // The format a file's magic bytes announce ("" when unknown; TGA has no magic).
 inline const char* sniff_format(const uint8_t* d, std::size_t n) {
-  if (n >= 2 && d[0] == 0xFF && d[1] == 0xD8) return "JPEG";  // stb's own test: SOI only
+  if (jpeg_soi_end(d, n) != 0) return "JPEG";  // stb's own test: SOI only
   if (n >= 8 && std::memcmp(d, "\x89PNG\r\n\x1a\n", 8) == 0) return "PNG";
   if (n >= 6 && (std::memcmp(d, "GIF87a", 6) == 0 || std::memcmp(d, "GIF89a", 6) == 0)) {
     return "GIF";
@@ -424,7 +463,7 @@ inline std::string lower_extension(const std::string& path) {
 
 // Reads the EXIF orientation (1..8) of JPEG data; 1 for non-JPEG data, no or bad EXIF.
 inline int jpeg_exif_orientation(const uint8_t* data, std::size_t size) {
-  if (!data || size < 2 || data[0] != 0xFF || data[1] != 0xD8) return 1;
+  if (!data || size < 2 || detail::jpeg_soi_end(data, size) == 0) return 1;
   return detail::scan_jpeg(data, size).orientation;
 }
 
@@ -438,31 +477,93 @@ inline Image apply_orientation(const Image& img, int orientation) {
   return out;
 }
 
+// What decode_image accepts. The header's size is checked before anything is decoded.
+struct DecodeLimits {
+  // Largest image in pixels (at most MIEN_MAX_IMAGE_PIXELS); `mien image --max-pixels`.
+  int64_t max_pixels = MIEN_DEFAULT_MAX_PIXELS;
+  // Reject a header that claims more pixels than its format could encode in the file's
+  // bytes (a 44-byte GIF declaring a 65535x1525 canvas).
+  bool check_ratio = true;
+};
+
+namespace detail {
+
+// The most pixels one byte of a format can stand for, 0 when unbounded. Loose upper
+// bounds from each codec's best case: PNG deflate 1032:1 on 1-bit rows (8 px a byte);
+// GIF LZW <= 4096 pixels per code of >= 3 bits (and a canvas may be larger than its frame,
+// which is exactly the attack); baseline JPEG >= 2 bits per 8x8 block (progressive JPEG's
+// end-of-band runs have no such bound); BMP/TGA RLE 255 or 128 pixels per 2 bytes; PNM P4
+// 8 pixels a byte.
+inline double max_pixels_per_byte(const char* format, bool jpeg_baseline) {
+  const std::string f = format;
+  if (f == "PNG") return 8300;
+  if (f == "GIF") return 11000;
+  if (f == "JPEG") return jpeg_baseline ? 256 : 0;
+  if (f == "BMP" || f == "") return 130;  // "" is TGA (no magic)
+  if (f == "PNM") return 8.5;
+  return 0;
+}
+
+// stb_image copies a zero-length IDAT with memcpy(NULL, p, 0) when it is the first one
+// (undefined behaviour; UBSan aborts). Such chunks carry no data: drop them. Returns false
+// when there is none (nothing copied).
+inline bool strip_empty_png_idat(const uint8_t* d, std::size_t n, std::vector<uint8_t>& out) {
+  // A chunk is length + type (8 bytes), data, CRC; stb reaches the copy as soon as length
+  // and type are there, so a cut-off final empty IDAT counts too (found by fuzzing).
+  auto empty_idat = [&](std::size_t p) {
+    return read_u32(d + p, true) == 0 && std::memcmp(d + p + 4, "IDAT", 4) == 0;
+  };
+  auto next_chunk = [&](std::size_t p) {
+    return std::size_t(std::min<uint64_t>(n, uint64_t(p) + 12 + read_u32(d + p, true)));
+  };
+  bool found = false;
+  for (std::size_t p = 8; p + 8 <= n && !found; p = next_chunk(p)) found = empty_idat(p);
+  if (!found) return false;
+  out.assign(d, d + 8);
+  std::size_t p = 8;
+  for (; p + 8 <= n; p = next_chunk(p))
+    if (!empty_idat(p)) out.insert(out.end(), d + p, d + next_chunk(p));
+  out.insert(out.end(), d + p, d + n);  // a tail too short to be a chunk, as it was
+  return true;
+}
+
+}  // namespace detail
+
 // Decodes JPEG, PNG, BMP, TGA, GIF (first frame) or PNM data into upright RGB8.
 // Gray is replicated to RGB, alpha composited over white, 16-bit reduced to 8, JPEG EXIF
 // orientation applied (EXIF in other formats, e.g. PNG eXIf, is ignored: phones write JPEG).
 // `origin` names the data in error messages (usually the file path). Throws mien::Error for
-// empty, unreadable, truncated or corrupt data, zero size, or more than 100 megapixels.
-inline Image decode_image(const uint8_t* data, std::size_t size, const std::string& origin) {
+// empty, unreadable, truncated or corrupt data, zero size, or more pixels than `limits`
+// allow (by default MIEN_DEFAULT_MAX_PIXELS, and no more than the format can encode in
+// `size` bytes).
+inline Image decode_image(const uint8_t* data, std::size_t size, const std::string& origin,
+                          const DecodeLimits& limits = {}) {
   using detail::image_error;
   if (!data || size == 0) image_error(origin, "empty image file");
   if (size > std::size_t(INT_MAX)) image_error(origin, "image file too large (", size, " bytes)");
+  std::vector<uint8_t> repaired;
+  if (size > 8 && std::memcmp(data, "\x89PNG\r\n\x1a\n", 8) == 0 &&
+      detail::strip_empty_png_idat(data, size, repaired)) {
+    data = repaired.data();
+    size = repaired.size();
+  }
   const int len = int(size);
+  const int64_t max_pixels = std::min<int64_t>(limits.max_pixels, MIEN_MAX_IMAGE_PIXELS);
   // Size limits come first, from the header only, before anything is allocated: a 100-byte
   // file may claim 100000x100000.
   auto check_size = [&](int64_t w, int64_t h) {
     if (w <= 0 || h <= 0) image_error(origin, "zero-sized image (", w, "x", h, ")");
     // Sides first: the product of two 32-bit header fields can overflow int64.
-    if (w > MIEN_MAX_IMAGE_SIDE || h > MIEN_MAX_IMAGE_SIDE || w * h > MIEN_MAX_IMAGE_PIXELS) {
-      image_error(origin, "image too large: ", w, "x", h, " exceeds the limit of ",
-                  MIEN_MAX_IMAGE_PIXELS / 1000000, " megapixels or ", MIEN_MAX_IMAGE_SIDE,
-                  " pixels a side");
+    if (w > MIEN_MAX_IMAGE_SIDE || h > MIEN_MAX_IMAGE_SIDE || w * h > max_pixels) {
+      image_error(origin, "image too large: ", w, "x", h, " exceeds the limit of ", max_pixels,
+                  " pixels (--max-pixels) or ", MIEN_MAX_IMAGE_SIDE, " pixels a side");
     }
   };
   // PNG and JPEG headers are read here too, because stb refuses large ones itself but
   // then reports only "unknown image type" (the last format it tried).
   const char* format = detail::sniff_format(data, size);
   int orientation = 1;
+  bool jpeg_baseline = false;
   if (size >= 24 && std::strcmp(format, "PNG") == 0 && std::memcmp(data + 12, "IHDR", 4) == 0) {
     check_size(detail::read_u32(data + 16, true), detail::read_u32(data + 20, true));
   } else if (std::strcmp(format, "JPEG") == 0) {
@@ -471,6 +572,11 @@ inline Image decode_image(const uint8_t* data, std::size_t size, const std::stri
     if (!js.complete) image_error(origin, "truncated or corrupt JPEG (no end-of-image marker)");
     if (js.bad_huffman) image_error(origin, "corrupt JPEG: invalid Huffman table");
     orientation = js.orientation;
+    jpeg_baseline = js.baseline;
+  }
+  if (std::strcmp(format, "PNM") == 0) {
+    const std::string bad = detail::pnm_header_problem(data, size);
+    if (!bad.empty()) image_error(origin, bad);
   }
   int w = 0, h = 0, n = 0;
   if (!stbi_info_from_memory(data, len, &w, &h, &n)) {
@@ -482,6 +588,13 @@ inline Image decode_image(const uint8_t* data, std::size_t size, const std::stri
                 " (supported: JPEG, PNG, BMP, TGA, GIF, PNM)");
   }
   check_size(w, h);
+  const double ratio = detail::max_pixels_per_byte(format, jpeg_baseline);
+  // 64 KiB pixels of slack: tiny files of tiny images are never refused.
+  if (limits.check_ratio && ratio > 0 && double(w) * h > ratio * double(size) + 65536.0) {
+    image_error(origin, "image header claims ", w, "x", h, " pixels, more than ",
+                *format ? format : "TGA", " can encode in ", size,
+                " bytes (corrupt or hostile file)");
+  }
   // TGA has no magic: it is what stb found when no other format's signature matched.
   const std::string cut = !std::strcmp(format, "BMP")   ? detail::bmp_truncation(data, size)
                           : !std::strcmp(format, "GIF") ? detail::gif_truncation(data, size)
@@ -489,7 +602,10 @@ inline Image decode_image(const uint8_t* data, std::size_t size, const std::stri
                                                         : std::string();
   if (!cut.empty()) image_error(origin, cut);
   // Alpha-bearing images are decoded as RGBA so that orient_into can composite them.
-  const int req = (n == 2 || n == 4) ? 4 : 3;
+  int req = (n == 2 || n == 4) ? 4 : 3;
+  // Gray PNM stays gray in stb: 2.27 converts a 16-bit one to RGB with its 8-bit routine and
+  // then reads twice the buffer (heap overflow found by fuzz_image); orient_into expands it.
+  if (n == 1 && std::strcmp(format, "PNM") == 0) req = 1;
   int w2 = 0, h2 = 0, n2 = 0;
   std::unique_ptr<uint8_t, detail::StbFree> px(
       stbi_load_from_memory(data, len, &w2, &h2, &n2, req));
@@ -506,7 +622,7 @@ inline Image decode_image(const uint8_t* data, std::size_t size, const std::stri
 }
 
 // Reads a whole file and decodes it. Errors name the path.
-inline Image load_image(const std::string& path) {
+inline Image load_image(const std::string& path, const DecodeLimits& limits = {}) {
   using detail::image_error;
   std::unique_ptr<std::FILE, detail::FileCloser> f(std::fopen(path.c_str(), "rb"));
   if (!f) image_error(path, "cannot open image: ", std::strerror(errno));
@@ -525,7 +641,7 @@ inline Image load_image(const std::string& path) {
     }
     if (bytes.size() > kMaxFile) image_error(path, "image file larger than 1 GiB");
   }
-  return decode_image(bytes.data(), bytes.size(), path);
+  return decode_image(bytes.data(), bytes.size(), path, limits);
 }
 
 // Encodes to "png", "jpg"/"jpeg" (quality 90), "bmp" or "tga" in memory.

@@ -19,6 +19,7 @@
 #include "mien/vision/detector.hpp"
 #include "mien/vision/embedded_models.hpp"
 #include "mien/vision/labels.hpp"
+#include "mien/vision/model_checks.hpp"
 
 namespace mien {
 
@@ -40,16 +41,16 @@ struct FaceResult {
 struct PipelineModels {
   Model detector;
   std::vector<Model> emotion;  // one, or several for an ensemble
+  Model gender;                // optional (not loaded = no gender)
   // Per emotion model: its weight in the ensemble's average of probabilities (empty =
   // equal weights; normalised to sum 1), and whether it also reads the mirrored face
   // (test-time augmentation; empty = none).
-  std::vector<float> emotion_weights;
-  std::vector<bool> emotion_flip;
+  std::vector<float> emotion_weights{};
+  std::vector<bool> emotion_flip{};
   // A model with emotion_flip reads the mirror image only for the faces whose ensemble
   // (without the mirror) has its top two probabilities closer than this: the unsure ones,
   // where a second look pays. >= 1: for every face.
   float mirror_margin = 1.f;
-  Model gender;  // optional (not loaded = no gender)
 };
 
 // The default ensemble, chosen on wild-dev (weights/README.md, "Default ensemble"):
@@ -66,7 +67,7 @@ struct DefaultEnsemble {
 class Pipeline {
  public:
   explicit Pipeline(const PipelineModels& models)
-      : detector_(std::make_shared<FaceDetector>(models.detector)) {
+      : detector_(std::make_shared<FaceDetector>(require_roles(models).detector)) {
     MIEN_CHECK(!models.emotion.empty(), "the pipeline needs at least one emotion model");
     const std::size_t n = models.emotion.size();
     MIEN_CHECK(models.emotion_weights.empty() || models.emotion_weights.size() == n, "got ",

@@ -22,6 +22,9 @@
 // matches JPEG's own maximum and lets stb reject absurd headers early as well.
 #define MIEN_MAX_IMAGE_PIXELS 100000000LL
 #define MIEN_MAX_IMAGE_SIDE 65535
+// What decode_image accepts unless told otherwise (DecodeLimits, --max-pixels): above the
+// 48-50 MP of today's largest common phone photos, far below the hard limit.
+#define MIEN_DEFAULT_MAX_PIXELS 50000000LL
 
 // System headers that stb includes, included here first, outside the pragma region.
 #include <cassert>
