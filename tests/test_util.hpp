@@ -80,4 +80,20 @@ inline double max_rel_error(const Tensor& a, const Tensor& b) {
   return max_rel_error(a.data(), b.data(), a.size());
 }
 
+// The message of the mien::Error thrown by f(), or "" when nothing is thrown (other
+// exception types fail the test).
+template <typename F>
+std::string error_of(F&& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+inline bool contains(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
+
 }  // namespace mien::test

@@ -15,6 +15,7 @@
 #include "cli_util.hpp"
 #include "mien/model/format.hpp"
 #include "mien/model/graph.hpp"
+#include "test_util.hpp"
 
 using mien::test::mien_cli;
 using mien::test::quote;
@@ -32,9 +33,7 @@ std::string read_text(const std::string& path) {
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
-bool contains(const std::string& s, const std::string& part) {
-  return s.find(part) != std::string::npos;
-}
+using mien::test::contains;
 
 bool exists(const std::string& path) {
   return std::ifstream(path).good();

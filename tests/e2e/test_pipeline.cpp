@@ -47,19 +47,9 @@ const Pipeline& pipeline() {
   return p;
 }
 
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "";
-}
+using mien::test::error_of;
 
-bool contains(const std::string& s, const std::string& part) {
-  return s.find(part) != std::string::npos;
-}
+using mien::test::contains;
 
 }  // namespace
 

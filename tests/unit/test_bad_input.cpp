@@ -20,6 +20,7 @@
 #include "mien/vision/dataset.hpp"
 #include "mien/vision/image.hpp"
 #include "mien/vision/pipeline.hpp"
+#include "test_util.hpp"
 
 using namespace mien;
 
@@ -39,9 +40,7 @@ std::string error_of(F&& f) {
   return "(no error)";
 }
 
-bool contains(const std::string& s, const std::string& part) {
-  return s.find(part) != std::string::npos;
-}
+using mien::test::contains;
 
 // A shipped model with some metadata changed, loaded under the name `origin`.
 template <typename Edit>

@@ -14,6 +14,7 @@
 
 #include "mien/vision/dataset.hpp"
 #include "mien/vision/metrics.hpp"
+#include "test_util.hpp"
 
 namespace fs = std::filesystem;
 using namespace mien;
@@ -56,16 +57,7 @@ std::string pixels(int seed, int n = 2304) {
   return s;
 }
 
-// The error message of `f()`, or "" when it does not throw mien::Error.
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using mien::test::error_of;
 
 DatasetOptions with_format(DatasetFormat f) {
   DatasetOptions o;
@@ -73,9 +65,7 @@ DatasetOptions with_format(DatasetFormat f) {
   return o;
 }
 
-bool contains(const std::string& s, const std::string& part) {
-  return s.find(part) != std::string::npos;
-}
+using mien::test::contains;
 
 int64_t skipped(const Dataset& ds, const std::string& reason) {
   for (const auto& s : ds.skipped)
@@ -496,13 +486,15 @@ TEST_CASE("mien eval: the command line on synthetic crops") {
             out) == 0);
   CHECK_MESSAGE(contains(out, "\"evaluated\":6"), out);
   // Small images are crops only when asked: by default they go through the detector, and
-  // a photo without a face counts as a wrong answer in the headline accuracy.
-  CHECK(run("'" + d.path.string() + "' --json", out) == 0);
+  // a photo without a face counts as a wrong answer in the headline accuracy. Here no face
+  // is found at all: the report is printed, and with nothing evaluated the exit is 1.
+  CHECK(run("'" + d.path.string() + "' --json", out) == 1);
   CHECK_MESSAGE(contains(out, "\"attempted\":6,\"evaluated\":0"), out);
   CHECK_MESSAGE(contains(out, "\"no_face\":6"), out);
   CHECK_MESSAGE(contains(out, "\"accuracy\":0,"), out);
-  CHECK(run("'" + d.path.string() + "'", out) == 0);
+  CHECK(run("'" + d.path.string() + "'", out) == 1);
   CHECK_MESSAGE(contains(out, "6 without a detected face and 0 unreadable count as wrong"), out);
+  CHECK_MESSAGE(contains(out, "if they are face crops, use --crops"), out);
   // --crops alone still means every image; --fast is the single model.
   CHECK(run("'" + d.path.string() + "' --crops --fast --json", out) == 0);
   CHECK_MESSAGE(contains(out, "\"evaluated\":6"), out);

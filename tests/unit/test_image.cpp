@@ -59,21 +59,9 @@ Image decode(const Bytes& b, const std::string& origin = "memory") {
   return mien::decode_image(b.data(), b.size(), origin);
 }
 
-// The message of the mien::Error thrown by f ("" when nothing is thrown; other exception
-// types fail the test).
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const mien::Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using mien::test::error_of;
 
-bool contains(const std::string& s, const std::string& part) {
-  return s.find(part) != std::string::npos;
-}
+using mien::test::contains;
 
 // A per-test scratch directory, removed at the end.
 struct TempDir {

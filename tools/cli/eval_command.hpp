@@ -366,7 +366,10 @@ inline int cmd_eval(const std::vector<std::string>& argv) {
   }
   // Nothing evaluated (every image unreadable or without a face) is not a result.
   if (r.confusion.total() == 0) {
-    std::fprintf(stderr, "mien: error: %s: no image could be evaluated\n", ds.path.c_str());
+    std::fprintf(stderr, "mien: error: %s: no image could be evaluated%s\n", ds.path.c_str(),
+                 r.no_face > 0 && r.unreadable == 0
+                     ? " (no face was found in any image; if they are face crops, use --crops)"
+                     : "");
     return 1;
   }
   return 0;
