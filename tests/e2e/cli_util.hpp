@@ -7,6 +7,8 @@
 #include <array>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <string>
 
 namespace mien::test {
@@ -49,6 +51,15 @@ inline std::string temp_dir(const std::string& name) {
   const std::string dir = "/tmp/mien_test_" + name + "_" + std::to_string(::getpid());
   std::system(("rm -rf " + quote(dir) + " && mkdir -p " + quote(dir)).c_str());
   return dir;
+}
+
+inline bool have_ffmpeg() {
+  return run_command("ffmpeg", "-version").status == 0;
+}
+
+inline std::string read_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
 }  // namespace mien::test

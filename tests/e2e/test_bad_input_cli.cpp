@@ -24,14 +24,8 @@ using mien::test::source_path;
 
 namespace {
 
-bool have_ffmpeg() {
-  return run_command("ffmpeg", "-version").status == 0;
-}
-
-std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
+using mien::test::have_ffmpeg;
+using mien::test::read_text;
 
 using mien::test::contains;
 

@@ -30,15 +30,7 @@ std::string weights(const std::string& name) {
   return std::string(MIEN_SOURCE_DIR) + "/weights/" + name;
 }
 
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using mien::test::error_of;
 
 using mien::test::contains;
 
