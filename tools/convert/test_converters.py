@@ -46,16 +46,12 @@ except ImportError as _missing:
           "and python3-onnx (tools/setup.sh --python)" % _missing)
     sys.exit(77)
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
+# Python puts this script's folder (tools/convert) first on sys.path, so the package imports.
+from mienconv import (cli, keras_to_mien, kernels, mien_to_onnx, mienfile,  # noqa: E402
+                      numpy_runner, onnx_reference, onnx_to_mien, writer)
+from mienconv.ir import ConvertError  # noqa: E402
 
-import convert_common as cc  # noqa: E402
-import keras_to_mien  # noqa: E402
-import mien_to_onnx  # noqa: E402
-import mienfile  # noqa: E402
-import numpy_runner  # noqa: E402
-import onnx_reference  # noqa: E402
-import onnx_to_mien  # noqa: E402
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
 SHARED = os.environ.get("MIEN_SHARED", os.path.join(REPO, "..", "shared"))
@@ -180,28 +176,28 @@ class ReferenceSelfTests(unittest.TestCase):
         w = rnd(3, 3, 3, 4).astype(np.float64)
         for st in ((1, 1), (2, 2), (2, 1)):
             for mode in ("same", "valid"):
-                pads = cc.resolve_pads((7, 6), (3, 3), st, (1, 1), mode)
-                got = cc.conv2d_nhwc(x, w, None, st, (1, 1), pads)
+                pads = kernels.resolve_pads((7, 6), (3, 3), st, (1, 1), mode)
+                got = kernels.conv2d_nhwc(x, w, None, st, (1, 1), pads)
                 want = naive_conv_nchw(x.transpose(0, 3, 1, 2), w.transpose(3, 2, 0, 1),
                                        None, st, pads, (1, 1), 1).transpose(0, 2, 3, 1)
                 np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9)
                 dw = w[:, :, :, 0]
-                got = cc.depthwise_nhwc(x, dw, None, st, (1, 1), pads)
+                got = kernels.depthwise_nhwc(x, dw, None, st, (1, 1), pads)
                 want = naive_conv_nchw(x.transpose(0, 3, 1, 2),
                                        dw.transpose(2, 0, 1)[:, None], None, st, pads,
                                        (1, 1), 3).transpose(0, 2, 3, 1)
                 np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9)
                 for kind in ("max", "avg"):
-                    got = cc.pool_nhwc(x, kind, (3, 3), st, pads)
+                    got = kernels.pool_nhwc(x, kind, (3, 3), st, pads)
                     want = naive_pool_nhwc(x, kind, (3, 3), st, pads)
                     np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9)
 
     def test_same_padding_rule(self):
         # TF SAME: out = ceil(in/stride), the odd cell after
-        self.assertEqual(cc.same_pads(7, 3, 2), (1, 1))
-        self.assertEqual(cc.same_pads(8, 3, 2), (0, 1))
-        self.assertEqual(cc.same_pads(8, 1, 2), (0, 0))
-        self.assertEqual(cc.same_pads(5, 4, 1), (1, 2))
+        self.assertEqual(kernels.same_pads(7, 3, 2), (1, 1))
+        self.assertEqual(kernels.same_pads(8, 3, 2), (0, 1))
+        self.assertEqual(kernels.same_pads(8, 1, 2), (0, 0))
+        self.assertEqual(kernels.same_pads(5, 4, 1), (1, 2))
 
     def test_onnx_expand_broadcasts_both_ways(self):
         # opset 8 and 13: numpy broadcasting of the input against the shape; a 1 in the shape
@@ -249,7 +245,7 @@ class OnnxToMienTests(TmpDirCase):
         onnx.save(model, path)
         _, conv, g = onnx_to_mien.convert(path, input_hw=input_hw, fold=fold)
         mpath = self.path("m.mien")
-        cc.to_builder(g).save(mpath, {"model.name": "t"})
+        writer.to_builder(g).save(mpath, {"model.name": "t"})
         iname = model.graph.input[0].name
         xs = [x] + list(extra_inputs)
         for xi in xs:
@@ -584,7 +580,7 @@ class OnnxToMienTests(TmpDirCase):
                 m = onnx_model(nodes, [("x", [1, 3, 5, 5])], ["y"], ins)
                 path = self.path("bad.onnx")
                 onnx.save(m, path)
-                with self.assertRaises(cc.ConvertError) as ctx:
+                with self.assertRaises(ConvertError) as ctx:
                     onnx_to_mien.convert(path)
                 msg = str(ctx.exception)
                 self.assertIn("Expand", msg)
@@ -650,7 +646,7 @@ class OnnxToMienTests(TmpDirCase):
                 m = onnx_model(nodes, [("x", [1, 3, 6, 6])], ["y"], inits)
                 path = self.path("bad.onnx")
                 onnx.save(m, path)
-                with self.assertRaises((cc.ConvertError, onnx_reference.OnnxRefError)) as ctx:
+                with self.assertRaises((ConvertError, onnx_reference.OnnxRefError)) as ctx:
                     onnx_to_mien.convert(path)
                 self.assertIn(what, str(ctx.exception))
                 self.assertIn("y_n", str(ctx.exception))  # names the node
@@ -806,7 +802,7 @@ class KerasToMienTests(TmpDirCase):
         k.save(path, outputs)
         kf, g = keras_to_mien.convert(path)
         mpath = self.path("m.mien")
-        cc.to_builder(g).save(mpath, {"model.name": "t"})
+        writer.to_builder(g).save(mpath, {"model.name": "t"})
         iname = g.inputs[0][0]
         want = keras_to_mien.keras_forward(kf, {iname: x})
         got = numpy_runner.run(mpath, {iname: x})
@@ -921,7 +917,7 @@ class KerasToMienTests(TmpDirCase):
         k.add("Conv2DTranspose", "deconv", "in", {"kernel": rnd(3, 3, 1, 1)}, filters=1)
         path = self.path("bad.hdf5")
         k.save(path)
-        with self.assertRaises(cc.ConvertError) as ctx:
+        with self.assertRaises(ConvertError) as ctx:
             keras_to_mien.convert(path)
         msg = str(ctx.exception)
         for part in ("Conv2DTranspose", "deconv", path):
@@ -930,7 +926,7 @@ class KerasToMienTests(TmpDirCase):
         k.add("InputLayer", "in", batch_input_shape=[None, 6, 6, 1])
         k.add("Activation", "elu", "in", activation="elu")
         k.save(path)
-        with self.assertRaises(cc.ConvertError) as ctx:
+        with self.assertRaises(ConvertError) as ctx:
             keras_to_mien.convert(path)
         self.assertIn("elu", str(ctx.exception))
 
@@ -1160,9 +1156,9 @@ class RealModelTests(TmpDirCase):
             self.skipTest("weights/emotion.mien is not there yet")
         kf, g = keras_to_mien.convert(src)
         mine = self.path("big.mien")
-        cc.to_builder(g).save(mine, {"model.name": "big"})
+        writer.to_builder(g).save(mine, {"model.name": "big"})
         em, et = mienfile.read(emo)
-        xs = [cc.preprocess(cc.pseudo_image(64, 64, 3, seed), {"input.color": "gray",
+        xs = [cli.preprocess(cli.pseudo_image(64, 64, 3, seed), {"input.color": "gray",
                                                               "input.scale": [2 / 255],
                                                               "input.offset": [-1]}, 1)
               for seed in range(4)]
@@ -1183,7 +1179,7 @@ class RealModelTests(TmpDirCase):
         self.assertEqual(list(got.argmax(1)), list(ref.argmax(1)))
         if MIEN_CLI:
             # and the C++ engine on the converted big-XCEPTION with those faces embedded
-            b = cc.to_builder(g)
+            b = writer.to_builder(g)
             for i in range(len(ids)):
                 b.add_test_vector({"input_1": x[i:i + 1]}, {"predictions": ref[i:i + 1]})
             faces_mien = self.path("big_faces.mien")

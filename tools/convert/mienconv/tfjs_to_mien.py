@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 """Convert a TF.js graph model (model.json + .bin shards) into a .mien file.
 
     tfjs_to_mien.py MODEL_JSON OUT.mien [--meta key=value ...] [--meta-json FILE]
@@ -48,16 +47,11 @@ import tempfile
 
 import numpy as np
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-import mienfile  # noqa: E402
-import numpy_runner  # noqa: E402
+from . import mienfile, numpy_runner, passes, writer
+from .ir import ConvertError, Graph
 
-REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
-
-
-class ConversionError(Exception):
-    pass
+REPO = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                                    ".."))
 
 
 # ---------------------------------------------------------------------------------------
@@ -87,34 +81,34 @@ def load_weights(model_json_path, manifest):
             n = int(np.prod(shape)) if shape else 1
             q = w.get("quantization")
             if dtype == "string":
-                raise ConversionError(f"{model_json_path}: weight '{name}' has dtype string "
+                raise ConvertError(f"{model_json_path}: weight '{name}' has dtype string "
                                       "(not supported)")
             if q:
                 qd = q.get("dtype")
                 if qd not in ("uint8", "uint16", "float16"):
-                    raise ConversionError(f"{model_json_path}: weight '{name}' has unknown "
+                    raise ConvertError(f"{model_json_path}: weight '{name}' has unknown "
                                           f"quantization dtype {qd!r}")
                 fmt, size = _DTYPES[qd]
             else:
                 if dtype not in _DTYPES or dtype in ("uint8", "uint16", "float16"):
-                    raise ConversionError(f"{model_json_path}: weight '{name}' has unsupported "
+                    raise ConvertError(f"{model_json_path}: weight '{name}' has unsupported "
                                           f"dtype {dtype!r}")
                 fmt, size = _DTYPES[dtype]
             nbytes = n * size
             if off + nbytes > len(buf):
-                raise ConversionError(f"{model_json_path}: weight '{name}' runs past the end of "
+                raise ConvertError(f"{model_json_path}: weight '{name}' runs past the end of "
                                       f"its shards ({off + nbytes} > {len(buf)} bytes)")
             raw = np.frombuffer(buf, dtype=fmt, count=n, offset=off)
             off += nbytes
             if q and q["dtype"] in ("uint8", "uint16"):
                 if "scale" not in q or "min" not in q:
-                    raise ConversionError(f"{model_json_path}: weight '{name}' is quantised "
+                    raise ConvertError(f"{model_json_path}: weight '{name}' is quantised "
                                           "without scale/min")
                 v = raw.astype(np.float64) * float(q["scale"]) + float(q["min"])
                 val = np.round(v).astype(np.int32) if dtype == "int32" else v.astype(np.float32)
             elif q:  # float16
                 if dtype != "float32":
-                    raise ConversionError(f"{model_json_path}: weight '{name}': float16 "
+                    raise ConvertError(f"{model_json_path}: weight '{name}': float16 "
                                           f"quantisation of {dtype}")
                 val = raw.astype(np.float32)
             else:
@@ -122,7 +116,7 @@ def load_weights(model_json_path, manifest):
                                  np.bool_ if dtype == "bool" else np.float32)
             out[name] = val.reshape(shape)
         if off != len(buf):
-            raise ConversionError(f"{model_json_path}: weight group {group.get('paths')} has "
+            raise ConvertError(f"{model_json_path}: weight group {group.get('paths')} has "
                                   f"{len(buf)} bytes, the manifest describes {off}")
     return out
 
@@ -172,7 +166,7 @@ def _inline_tensor(t):
     np_dt = {"DT_FLOAT": np.float32, "DT_INT32": np.int32, "DT_BOOL": np.bool_,
              "DT_INT64": np.int64, "DT_HALF": np.float16}.get(dt)
     if np_dt is None:
-        raise ConversionError(f"inline constant of type {dt} is not supported")
+        raise ConvertError(f"inline constant of type {dt} is not supported")
     if "tensorContent" in t:
         a = np.frombuffer(base64.b64decode(t["tensorContent"]), dtype=np.dtype(np_dt).newbyteorder("<"))
     else:
@@ -185,7 +179,7 @@ def _inline_tensor(t):
         if a.size == 1 and n != 1:
             a = np.full(n, a[0], np_dt)
     if a.size != n:
-        raise ConversionError(f"inline constant has {a.size} values for shape {shape}")
+        raise ConvertError(f"inline constant has {a.size} values for shape {shape}")
     return a.reshape(shape).astype(np.float32 if dt in ("DT_FLOAT", "DT_HALF") else a.dtype)
 
 
@@ -222,16 +216,6 @@ class Converted:
         self.source = source
 
 
-class _Node:
-    __slots__ = ("name", "op", "inputs", "attrs", "weights", "shape", "rank")
-
-    def __init__(self, name, op, inputs, attrs=None, weights=None, shape=None, rank=4):
-        self.name, self.op, self.inputs = name, op, list(inputs)
-        self.attrs = dict(attrs or {})
-        self.weights = dict(weights or {})
-        self.shape, self.rank = shape, rank
-
-
 def _short(name):
     return name[len("StatefulPartitionedCall/"):] if name.startswith("StatefulPartitionedCall/") \
         else name
@@ -243,28 +227,26 @@ class _Converter:
         self.model = model
         topo = model.get("modelTopology") or {}
         if model.get("format") not in (None, "graph-model") or "node" not in topo:
-            raise ConversionError(f"{path}: not a TF.js graph model (format "
+            raise ConvertError(f"{path}: not a TF.js graph model (format "
                                   f"{model.get('format')!r}; layers models are not supported)")
         if topo.get("library", {}).get("function"):
-            raise ConversionError(f"{path}: the graph has functions (control flow), which mien "
+            raise ConvertError(f"{path}: the graph has functions (control flow), which mien "
                                   "does not support")
         self.tf_nodes = {}
         for n in topo["node"]:
             if n["name"] in self.tf_nodes:
-                raise ConversionError(f"{path}: duplicate node name '{n['name']}'")
+                raise ConvertError(f"{path}: duplicate node name '{n['name']}'")
             self.tf_nodes[n["name"]] = n
         self.weights = load_weights(path, model.get("weightsManifest", []))
         self.consts = {}      # tf tensor name -> ndarray
         self.alias = {}       # tf tensor name -> mien value name
-        self.nodes = []       # _Node in topological order
-        self.values = {}      # mien value -> _Node or ("input", shape)
-        self.inputs = []      # (mien name, [h, w, c])
-        self.names = set()
+        self.g = Graph()      # the .mien graph; nodes carry their TF shape and rank
+        self.values = {}      # mien value -> ir.Node or ("input", shape)
         self.input_names = {}  # tf placeholder name -> mien input name
 
     # -- helpers --------------------------------------------------------------------------
     def err(self, node, msg):
-        return ConversionError(f"{self.path}: node '{node['name']}' ({node['op']}): {msg}")
+        return ConvertError(f"{self.path}: node '{node['name']}' ({node['op']}): {msg}")
 
     def attrs(self, node):
         return {k: _decode_attr(v) for k, v in node.get("attr", {}).items()}
@@ -316,19 +298,20 @@ class _Converter:
         return 4 if isinstance(x, tuple) else x.rank
 
     def unique(self, name):
+        """TF node name without the StatefulPartitionedCall/ prefix; name_2, name_3... when
+        taken."""
         base = _short(name)
         n, k = base, 1
-        while n in self.names:
+        while self.g.has_name(n):
             k += 1
             n = f"{base}_{k}"
-        self.names.add(n)
         return n
 
     def emit(self, tf_name, op, inputs, attrs=None, weights=None, shape=None, rank=4):
-        n = _Node(self.unique(tf_name), op, inputs, attrs, weights, shape, rank)
-        self.nodes.append(n)
-        self.values[n.name] = n
-        self.alias[tf_name] = n.name
+        name = self.g.add(op, self.unique(tf_name), inputs, attrs, weights, shape, rank)
+        n = self.g.nodes[-1]
+        self.values[name] = n
+        self.alias[tf_name] = name
         return n
 
     # -- topological order ------------------------------------------------------------------
@@ -351,7 +334,7 @@ class _Converter:
                 for r in node.get("input", []):
                     src = r.lstrip("^").split(":")[0]
                     if src not in self.tf_nodes:
-                        raise ConversionError(f"{self.path}: node '{name}' reads unknown node "
+                        raise ConvertError(f"{self.path}: node '{name}' reads unknown node "
                                               f"'{src}'")
                     if src not in seen:
                         stack.append((src, False))
@@ -395,12 +378,11 @@ class _Converter:
         if shape[2] < 1:
             raise self.err(node, "input has an unknown channel count")
         name = self.input_names.get(node["name"], node["name"])
-        if name in self.names:
+        if self.g.has_name(name):
             raise self.err(node, f"input name '{name}' is already used")
-        self.names.add(name)
+        self.g.add_input(name, *shape)
         self.values[name] = ("input", shape)
         self.alias[node["name"]] = name
-        self.inputs.append((name, shape))
 
     op_PlaceholderWithDefault = op_Placeholder
 
@@ -856,71 +838,6 @@ class _Converter:
     def op_ResizeBilinear(self, node):
         self._resize(node, True)
 
-    # -- passes -----------------------------------------------------------------------------
-    def readers(self, outputs):
-        r = {}
-        for n in self.nodes:
-            for i in n.inputs:
-                r.setdefault(i, []).append(n)
-        return r
-
-    def rename(self, old, new):
-        for n in self.nodes:
-            n.inputs = [new if i == old else i for i in n.inputs]
-
-    def fuse(self, outputs):
-        """Folds batch_norm / activation nodes into their only producer."""
-        changed = True
-        while changed:
-            changed = False
-            readers = self.readers(outputs)
-            for n in list(self.nodes):
-                rs = readers.get(n.name, [])
-                if len(rs) != 1 or n.name in outputs:
-                    continue
-                m = rs[0]
-                if len(m.inputs) != 1:
-                    continue
-                weighted = n.op in ("conv2d", "depthwise_conv2d", "dense")
-                no_act = n.attrs.get("activation", "none") == "none"
-                if m.op == "batch_norm" and weighted and no_act:
-                    s = m.weights["scale"].astype(np.float64)
-                    t = m.weights["shift"].astype(np.float64)
-                    w = n.weights["weight"].astype(np.float64)
-                    b = n.weights.get("bias", np.zeros(w.shape[-1])).astype(np.float64)
-                    n.weights["weight"] = (w * s).astype(np.float32)
-                    n.weights["bias"] = (b * s + t).astype(np.float32)
-                elif m.op == "batch_norm" and n.op == "batch_norm":
-                    s = m.weights["scale"].astype(np.float64)
-                    t = m.weights["shift"].astype(np.float64)
-                    n.weights["scale"] = (n.weights["scale"] * s).astype(np.float32)
-                    n.weights["shift"] = (n.weights["shift"] * s + t).astype(np.float32)
-                elif m.op == "activation" and (weighted or n.op == "add") and no_act:
-                    n.attrs["activation"] = m.attrs["type"]
-                    for k in ("alpha", "clip"):
-                        if k in m.attrs:
-                            n.attrs[k] = m.attrs[k]
-                    if "slopes" in m.weights:
-                        n.weights["slopes"] = m.weights["slopes"]
-                else:
-                    continue
-                # n takes m's place (and name, so graph outputs and readers stay valid).
-                self.nodes.remove(m)
-                old = n.name
-                n.name = m.name
-                n.shape, n.rank = m.shape, m.rank
-                self.values[n.name] = n
-                self.rename(old, n.name)
-                changed = True
-                break
-
-    def prune(self, outputs):
-        needed = set(outputs)
-        for n in reversed(self.nodes):
-            if n.name in needed:
-                needed.update(n.inputs)
-        self.nodes = [n for n in self.nodes if n.name in needed]
-
 
 def _signature_outputs(model):
     sig = model.get("signature") or (model.get("userDefinedMetadata") or {}).get("signature")
@@ -950,46 +867,40 @@ def convert(model_json, output_names=None, output_order=None, input_names=None):
     output_names = dict(output_names or {})
     for o in output_names:
         if o not in tf_outs:
-            raise ConversionError(f"{model_json}: --output names '{o}', the model's outputs are "
+            raise ConvertError(f"{model_json}: --output names '{o}', the model's outputs are "
                                   f"{tf_outs}")
     # Resolve each TF output to the mien value that computes it.
     produced = []
     for o in tf_outs:
         if o not in c.alias:
-            raise ConversionError(f"{model_json}: output '{o}' is not computed by the graph "
+            raise ConvertError(f"{model_json}: output '{o}' is not computed by the graph "
                                   "(a constant?)")
         produced.append(c.alias[o])
     if len(set(produced)) != len(produced):
-        raise ConversionError(f"{model_json}: two outputs are the same tensor")
-    c.prune(produced)
-    c.fuse(set(produced))
-    # fuse() may have renamed a producer to its reader's name; outputs are never fused
-    # away, so names in `produced` are still valid. Now give outputs their final names.
+        raise ConvertError(f"{model_json}: two outputs are the same tensor")
+    g = c.g
+    g.outputs = list(produced)
+    # A fused pair takes the name of its last TF op (keep="consumer"); graph outputs are
+    # never fused away, so the names in `produced` stay valid.
+    passes.simplify(g, keep="consumer")
+    # Now give outputs their final names.
     final = {}
-    taken = {n.name for n in c.nodes} | {i[0] for i in c.inputs}
     for o, v in zip(tf_outs, produced):
         want = output_names.get(o, o)
         if want != v:
-            if want in taken:
-                raise ConversionError(f"{model_json}: output name '{want}' is already the "
-                                      "name of another value")
-            if isinstance(c.values.get(v), tuple):
-                raise ConversionError(f"{model_json}: output '{o}' is a graph input")
-            node = c.values[v]
-            c.rename(v, want)
-            node.name = want
-            c.values[want] = node
-            taken.discard(v)
-            taken.add(want)
+            if want in g.value_names():
+                raise ConvertError(f"{model_json}: output name '{want}' is already the "
+                                   "name of another value")
+            node = g.producer_map().get(v)
+            if node is None:
+                raise ConvertError(f"{model_json}: output '{o}' is a graph input")
+            g.rename_node(node, want)
         final[o] = want
-    b = mienfile.GraphBuilder()
-    for name, shape in c.inputs:
-        b.add_input(name, *shape)
-    shapes = {name: shape for name, shape in c.inputs}
-    for n in c.nodes:
-        b.add_node(n.op, n.name, n.inputs, n.attrs, n.weights)
+    g.outputs = [final[o] for o in tf_outs]
+    b = writer.to_builder(g)
+    shapes = {name: [h, w, ch] for name, h, w, ch in g.inputs}
+    for n in g.nodes:
         shapes[n.name] = n.shape
-    b.set_outputs([final[o] for o in tf_outs])
     tf_inputs = {}
     for name, node in c.tf_nodes.items():
         if node["op"] in ("Placeholder", "PlaceholderWithDefault"):
@@ -1008,28 +919,12 @@ def parse_meta_args(pairs, json_file=None):
     for p in pairs or []:
         key, sep, raw = p.partition("=")
         if not sep or not key:
-            raise ConversionError(f"--meta wants key=value, got '{p}'")
+            raise ConvertError(f"--meta wants key=value, got '{p}'")
         try:
             meta[key] = json.loads(raw)
         except json.JSONDecodeError:
             meta[key] = raw
-    return typed_meta(meta)
-
-
-def typed_meta(meta):
-    """JSON values -> mienfile types: number lists with any float become F64List."""
-    out = {}
-    for k, v in meta.items():
-        if isinstance(v, list) and v and all(isinstance(x, (int, float)) and
-                                             not isinstance(x, bool) for x in v) \
-                and any(isinstance(x, float) for x in v):
-            v = mienfile.F64List(v)
-        elif isinstance(v, bool):
-            v = int(v)
-        elif isinstance(v, dict) or v is None:
-            raise ConversionError(f"metadata '{k}': unsupported value {v!r}")
-        out[k] = v
-    return out
+    return writer.typed_meta(meta)
 
 
 def sanitise(name):
@@ -1048,16 +943,16 @@ def read_test_dir(d, tf_inputs, tf_outputs):
         for tf, mien in tf_inputs.items():
             f = os.path.join(d, f"{k}.input.{sanitise(tf)}.npy")
             if not os.path.isfile(f):
-                raise ConversionError(f"test vector {k}: missing {f}")
+                raise ConvertError(f"test vector {k}: missing {f}")
             ins[mien] = np.load(f)
         for tf, mien in tf_outputs.items():
             f = os.path.join(d, f"{k}.output.{sanitise(tf)}.npy")
             if not os.path.isfile(f):
-                raise ConversionError(f"test vector {k}: missing {f}")
+                raise ConvertError(f"test vector {k}: missing {f}")
             outs[mien] = np.load(f)
         tests.append((ins, outs))
     if not tests:
-        raise ConversionError(f"no test vectors (<k>.input.*.npy) in {d}")
+        raise ConvertError(f"no test vectors (<k>.input.*.npy) in {d}")
     return tests
 
 
@@ -1072,7 +967,7 @@ def run_reference(model_json, input_npys, workdir):
         prefix = os.path.join(workdir, f"ref{k}")
         r = subprocess.run(["node", script, model_json, x, prefix], capture_output=True, text=True)
         if r.returncode != 0:
-            raise ConversionError(f"reference run failed ({script}):\n{r.stderr.strip()}")
+            raise ConvertError(f"reference run failed ({script}):\n{r.stderr.strip()}")
         with open(prefix + ".json") as f:
             manifest = json.load(f)
         outs = {}
@@ -1097,13 +992,13 @@ def as_nhwc(a):
         return a.reshape(a.shape[0], a.shape[1], 1, a.shape[2])
     if a.ndim == 4:
         return a
-    raise ConversionError(f"output of rank {a.ndim} cannot be stored as NHWC")
+    raise ConvertError(f"output of rank {a.ndim} cannot be stored as NHWC")
 
 
 def check_file(path, tolerance):
     ok, worst = numpy_runner.check(path, verbose=True)
     if not ok:
-        raise ConversionError(f"{path}: numpy_runner does not reproduce the reference outputs "
+        raise ConvertError(f"{path}: numpy_runner does not reproduce the reference outputs "
                               f"(worst {worst:.3g} > tolerance {tolerance:.3g})")
     return worst
 
@@ -1132,7 +1027,7 @@ def main(argv=None):
             for spec in specs:
                 k, sep, v = spec.partition("=")
                 if not sep or not k or not v:
-                    raise ConversionError(f"{opt} wants TFNAME=NAME, got '{spec}'")
+                    raise ConvertError(f"{opt} wants TFNAME=NAME, got '{spec}'")
                 dest[k[:-2] if k.endswith(":0") else k] = v
         meta = parse_meta_args(a.meta, a.meta_json)
         conv = convert(a.model_json, renames, input_names=in_renames)
@@ -1141,7 +1036,7 @@ def main(argv=None):
             tests += read_test_dir(a.test_vectors, conv.tf_inputs, conv.tf_outputs)
         if a.test_input:
             if len(conv.tf_inputs) != 1:
-                raise ConversionError("--test-input needs a single-input model")
+                raise ConvertError("--test-input needs a single-input model")
             (in_name,) = conv.tf_inputs.values()
             with tempfile.TemporaryDirectory() as tmp:
                 for x, outs in run_reference(a.model_json, a.test_input, tmp):
@@ -1149,7 +1044,7 @@ def main(argv=None):
                     for tf, mien in conv.tf_outputs.items():
                         key = next((k for k in outs if k in (tf, tf + ":0")), None)
                         if key is None:
-                            raise ConversionError(f"reference gave outputs {list(outs)}, "
+                            raise ConvertError(f"reference gave outputs {list(outs)}, "
                                                   f"not '{tf}'")
                         got[mien] = outs[key]
                     tests.append(({in_name: np.load(x)}, got))
@@ -1160,7 +1055,7 @@ def main(argv=None):
         if tests and not a.no_check:
             check_file(a.out, a.tolerance)
         return 0
-    except (ConversionError, ValueError, OSError) as e:
+    except (ConvertError, ValueError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
 

@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 """A plain numpy interpreter of ONNX graphs in their own NCHW semantics (float64), used as
 the independent reference for onnx_to_mien.py (test vectors, shape discovery, constant
 folding) and to verify mien_to_onnx.py exports. The onnx package in Debian 12 (1.12) has

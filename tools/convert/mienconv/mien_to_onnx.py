@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 """Export a .mien graph to ONNX, so peers (ONNX Runtime, OpenCV DNN) can be benchmarked on
 exactly the same graph and weights.
 
@@ -38,9 +37,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-import mienfile  # noqa: E402
+from . import mienfile, numpy_runner, onnx_reference
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -383,8 +380,6 @@ def export(path, io="nhwc", opset=13):
 def verify(mien_path, onnx_path, model, io, use_ort, say):
     """Runs the exported ONNX on the test vectors (or a random input); returns worst
     relative error against the .mien's expected outputs (or numpy_runner)."""
-    import numpy_runner
-    import onnx_reference
     view, _ = numpy_runner.load(mien_path)
     cases = view["tests"]
     if not cases:
@@ -418,7 +413,7 @@ def verify(mien_path, onnx_path, model, io, use_ort, say):
 
 
 def run_ort(onnx_path, model, feeds):
-    runner = os.path.join(HERE, "..", "reference", "run_onnx.mjs")
+    runner = os.path.join(HERE, "..", "..", "reference", "run_onnx.mjs")
     names = [i.name for i in model.graph.input]
     with tempfile.TemporaryDirectory() as d:
         files = []
