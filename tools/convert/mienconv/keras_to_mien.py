@@ -1,7 +1,7 @@
 """Keras 2 HDF5 model (model_config JSON in the file's attributes + model_weights group)
 -> .mien.
 
-    keras_to_mien.py MODEL.hdf5 OUT.mien [--task emotion --labels a,b,c --color gray
+    python3 -m mienconv.keras_to_mien MODEL.hdf5 OUT.mien [--task emotion --labels a,b,c --color gray
         --scale 0.00784313725490196 --offset -1 --source URL --license MIT ...]
         [--test-image IMG] [--tests N] [--tolerance 1e-4] [--no-fold] [--quiet]
 
@@ -15,8 +15,8 @@ and other inference no-ops. Functional models (inbound_nodes) and Sequential.
 Test vectors: the reference outputs come from an independent float64 numpy forward pass of
 the Keras layer graph straight from the HDF5 weights (BatchNorm unfolded, TF SAME
 padding), not from the converted graph. TensorFlow is not packaged in Debian 12, so it
-cannot serve as the reference. When tools/convert/numpy_runner.py is present the written
-file is run with it and its error against the reference is printed.
+cannot serve as the reference. The written file is then run with numpy_runner and its
+error against the reference is printed.
 """
 
 import argparse
@@ -833,6 +833,7 @@ def main(argv=None):
     iname, h, w, c = g.inputs[0]
     stem = os.path.splitext(os.path.basename(args.model))[0]
     meta = cli.metadata_from_args(args, stem, (h, w))
+    # The tool's old script path stays in model.converter so that files stay byte-identical.
     meta.setdefault("model.converter", "tools/convert/keras_to_mien.py from %s (Keras %s)"
                     % (os.path.basename(args.model), kf.keras_version))
     cli.check_metadata(meta, c)

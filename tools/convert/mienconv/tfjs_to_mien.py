@@ -1,9 +1,9 @@
 """Convert a TF.js graph model (model.json + .bin shards) into a .mien file.
 
-    tfjs_to_mien.py MODEL_JSON OUT.mien [--meta key=value ...] [--meta-json FILE]
-                    [--output TFNAME=NAME ...] [--input TFNAME=NAME ...]
-                    [--test-vectors DIR] [--test-input X.npy ...]
-                    [--tolerance T] [--no-check]
+    python3 -m mienconv.tfjs_to_mien MODEL_JSON OUT.mien [--meta key=value ...]
+        [--meta-json FILE] [--output TFNAME=NAME ...] [--input TFNAME=NAME ...]
+        [--test-vectors DIR] [--test-input X.npy ...] [--tolerance T] [--no-check]
+    (from tools/convert, or with PYTHONPATH=tools/convert)
 
 What it does
   * reads the weights manifest: float32, int32, and quantised weights (uint8/uint16 with
@@ -32,7 +32,8 @@ What it does
     converted model is then checked with numpy_runner against them (unless --no-check).
 
 Python API: convert(model_json) -> Converted (with .builder, a mienfile.GraphBuilder, and
-.tf_outputs / .tf_inputs name maps), used by convert_defaults.py to add nodes or metadata.
+.tf_outputs / .tf_inputs name maps), used by convert_defaults to add test vectors and metadata. The graph is an ir.Graph,
+simplified by passes.simplify before it is handed to the builder.
 """
 
 import argparse
