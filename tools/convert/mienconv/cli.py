@@ -7,8 +7,11 @@ import json
 import shutil
 import subprocess
 
+import sys
+
 import numpy as np
 
+from . import numpy_runner
 from .ir import ConvertError
 
 
@@ -155,3 +158,25 @@ def compare(got, ref):
     ref = ref.reshape(-1)
     d = np.abs(got - ref)
     return float(d.max(initial=0.0)), float((d / np.maximum(1.0, np.abs(ref))).max(initial=0.0))
+
+
+def check_written(path, input_name, xs, refs, outputs, tolerance, tool, reference, say):
+    """Runs the written file with numpy_runner on each test input and compares it with the
+    reference outputs; returns the exit status (1 when over tolerance or misshapen)."""
+    worst = (0.0, 0.0)  # (max rel, max abs)
+    for x, ref in zip(xs, refs):
+        got = numpy_runner.run(path, {input_name: x})
+        for k in outputs:
+            if got[k].shape != ref[k].shape:
+                print("%s: error: output %s has shape %s, reference %s"
+                      % (tool, k, got[k].shape, ref[k].shape), file=sys.stderr)
+                return 1
+            a, rel = compare(got[k], ref[k])
+            worst = max(worst, (rel, a))
+    say("%s: numpy_runner vs %s reference: max abs %.3g, max rel %.3g"
+        % (tool, reference, worst[1], worst[0]))
+    if worst[0] > tolerance:
+        print("%s: error: converted graph differs from the reference by %.3g "
+              "(> tolerance %g)" % (tool, worst[0], tolerance), file=sys.stderr)
+        return 1
+    return 0

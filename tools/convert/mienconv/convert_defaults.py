@@ -217,7 +217,7 @@ class Driver:
         if not ok:
             numpy_runner.check(path, verbose=True)
             raise ConvertError(f"{path}: numpy_runner differs from the reference "
-                                               f"by {worst:.3g} (> {tolerance:.3g})")
+                               f"by {worst:.3g} (> {tolerance:.3g})")
         print(f"{path}: {size / 1e6:.2f} MB, {len(builder.nodes)} nodes, "
               f"{len(builder.tests)} test vectors, worst error vs reference {worst:.3g}")
 
@@ -360,8 +360,7 @@ def main(argv=None):
             faces = d.blazeface(srcs)
             crops = d.crops(srcs, faces)
             if len(crops) < 3:
-                raise ConvertError(f"only {len(crops)} faces found in the test "
-                                                   "images")
+                raise ConvertError(f"only {len(crops)} faces found in the test images")
             d.keras_classifier("emotion", "emotion.json", FER_LABELS, crops,
                                "big-XCEPTION of face_classification (O. Arriaga), MIT",
                                "emotion_big_xception")

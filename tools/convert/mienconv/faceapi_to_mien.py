@@ -61,11 +61,11 @@ def build(manifest_path):
     def get(name, shape=None):
         if name not in w:
             raise ConvertError(f"{manifest_path}: weight '{name}' is missing (is this a "
-                                  "FaceExpressionNet manifest?)")
+                               "FaceExpressionNet manifest?)")
         a = np.asarray(w[name], np.float32)
         if shape is not None and list(a.shape) != list(shape):
             raise ConvertError(f"{manifest_path}: weight '{name}' has shape {list(a.shape)}, "
-                                  f"expected {shape}")
+                               f"expected {shape}")
         used.add(name)
         return a
 
@@ -119,7 +119,7 @@ def build(manifest_path):
     unused = sorted(set(w) - used)
     if unused:
         raise ConvertError(f"{manifest_path}: weights not used by FaceExpressionNet: "
-                              f"{unused}")
+                           f"{unused}")
     return writer.to_builder(g)
 
 
@@ -145,11 +145,7 @@ def main(argv=None):
                                  epilog=__doc__)
     ap.add_argument("manifest")
     ap.add_argument("out")
-    ap.add_argument("--meta", action="append", default=[], metavar="KEY=VALUE")
-    ap.add_argument("--meta-json", metavar="FILE")
-    ap.add_argument("--test-input", action="append", default=[], metavar="RGB112.npy")
-    ap.add_argument("--tolerance", type=float, default=1e-4)
-    ap.add_argument("--no-check", action="store_true")
+    tfjs_to_mien.add_output_args(ap, "RGB112.npy")
     a = ap.parse_args(argv)
     try:
         meta = tfjs_to_mien.parse_meta_args(a.meta, a.meta_json)
@@ -159,7 +155,7 @@ def main(argv=None):
                 rgb = rgb if rgb.ndim == 4 else rgb[None]
                 if rgb.shape[1:] != (112, 112, 3):
                     raise ConvertError(f"test input must be [1,112,112,3] RGB 0..255, got "
-                                          f"{list(rgb.shape)}")
+                                       f"{list(rgb.shape)}")
                 g.add_test_vector({INPUT: normalise(rgb)}, {OUTPUT: probs})
         g.save(a.out, meta, a.tolerance)
         print(f"wrote {a.out}: {len(g.nodes)} nodes, {len(g.tests)} test vector(s)")

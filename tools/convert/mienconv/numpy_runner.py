@@ -7,10 +7,10 @@ alongside the C++ engine. Computes in float64 and returns float32.
         inputs: {graph input name: NHWC array}
 
 CLI (cd tools/convert, or PYTHONPATH=tools/convert):
-    python3 -m mienconv.numpy_runner MODEL --check               run the embedded test vectors, print the
-                                                max error per output, exit 1 over tolerance
+    python3 -m mienconv.numpy_runner MODEL --check
+        run the embedded test vectors, print the max error per output, exit 1 over tolerance
     python3 -m mienconv.numpy_runner MODEL --input NAME=X.npy [--input ...] --save PREFIX
-                                                run on .npy inputs, write PREFIX.<output>.npy
+        run on .npy inputs, write PREFIX.<output>.npy
 """
 
 import argparse

@@ -6,7 +6,8 @@ no onnx.reference, so this covers the operators the converters handle.
     run(model, feeds, keep_all=False) -> {output name: ndarray}
         model: onnx.ModelProto or a path; feeds: {input name: array (NCHW)}
 
-CLI: python3 -m mienconv.onnx_reference MODEL.onnx INPUT.npy [...] OUT_PREFIX  (writes OUT_PREFIX.<name>.npy)
+CLI: python3 -m mienconv.onnx_reference MODEL.onnx INPUT.npy [...] OUT_PREFIX
+     (writes OUT_PREFIX.<name>.npy)
 """
 
 import json

@@ -44,7 +44,7 @@ import sys
 import numpy as np
 import onnx
 
-from . import cli, numpy_runner, onnx_reference as ref, passes, writer
+from . import cli, onnx_reference as ref, passes, writer
 from .ir import ConvertError, Graph
 
 F32_MAX = 3.4028234663852886e38
@@ -1162,24 +1162,8 @@ def main(argv=None):
         b.add_test_vector({iname: x}, r)
     b.save(args.output, writer.typed_meta(meta), tolerance=args.tolerance)
     say("onnx_to_mien: wrote %s: %d nodes %s" % (args.output, len(g.nodes), g.op_counts()))
-    worst = None
-    for x, r in zip(xs, refs):
-        got = numpy_runner.run(args.output, {iname: x})
-        for k in g.outputs:
-            if got[k].shape != r[k].shape:
-                print("onnx_to_mien: error: output %s has shape %s, reference %s"
-                      % (k, got[k].shape, r[k].shape), file=sys.stderr)
-                return 1
-            a, rel = cli.compare(got[k], r[k])
-            worst = max(worst or (0, 0), (rel, a))
-    if worst is not None:
-        say("onnx_to_mien: numpy_runner vs %s reference: max abs %.3g, max rel %.3g"
-            % (args.reference, worst[1], worst[0]))
-        if worst[0] > args.tolerance:
-            print("onnx_to_mien: error: converted graph differs from the reference by %.3g "
-                  "(> tolerance %g)" % (worst[0], args.tolerance), file=sys.stderr)
-            return 1
-    return 0
+    return cli.check_written(args.output, iname, xs, refs, g.outputs, args.tolerance,
+                             "onnx_to_mien", args.reference, say)
 
 
 if __name__ == "__main__":

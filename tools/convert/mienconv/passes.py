@@ -25,6 +25,19 @@ def _single_reader(g, value, counts):
     return counts.get(value, 0) == 1
 
 
+def _sole_producers(g, ops):
+    """Yields (node, producer of its first input) for the nodes of `ops` whose producer
+    has no other reader and is no graph output: the pairs a rewrite may merge. Passes
+    return after one rewrite, so the graph never changes under the loop."""
+    counts = g.reader_counts()
+    prod = g.producer_map()
+    for n in g.nodes:
+        if n.op in ops:
+            p = prod.get(n.inputs[0])
+            if p is not None and _single_reader(g, p.name, counts):
+                yield n, p
+
+
 def remove_dead(g):
     live = set(g.outputs)
     keep = []
@@ -55,13 +68,8 @@ def remove_identities(g):
 def fold_pad(g):
     """pad (value 0, no channel padding) -> conv2d / depthwise_conv2d with valid or explicit
     padding: the pad becomes part of the conv's explicit pads."""
-    counts = g.reader_counts()
-    prod = g.producer_map()
-    for n in g.nodes:
-        if n.op not in ("conv2d", "depthwise_conv2d"):
-            continue
-        p = prod.get(n.inputs[0])
-        if p is None or p.op != "pad" or not _single_reader(g, p.name, counts):
+    for n, p in _sole_producers(g, ("conv2d", "depthwise_conv2d")):
+        if p.op != "pad":
             continue
         pads = [int(v) for v in p.attrs["pads"]]
         if float(p.attrs.get("value", 0.0)) != 0.0 or pads[4] or pads[5]:
@@ -80,14 +88,7 @@ def fold_pad(g):
 
 
 def fold_batch_norm(g, keep="producer"):
-    counts = g.reader_counts()
-    prod = g.producer_map()
-    for bn in g.nodes:
-        if bn.op != "batch_norm":
-            continue
-        p = prod.get(bn.inputs[0])
-        if p is None or not _single_reader(g, p.name, counts):
-            continue
+    for bn, p in _sole_producers(g, ("batch_norm",)):
         scale = bn.weights["scale"].astype(np.float64).reshape(-1)
         shift = bn.weights["shift"].astype(np.float64).reshape(-1)
         if p.op == "batch_norm":  # two affine maps -> one
@@ -111,15 +112,9 @@ def fold_batch_norm(g, keep="producer"):
 
 
 def fuse_activation(g, keep="producer"):
-    counts = g.reader_counts()
-    prod = g.producer_map()
-    for a in g.nodes:
-        if a.op != "activation" or a.attrs.get("type", "none") == "none":
-            continue
-        p = prod.get(a.inputs[0])
-        if p is None or p.op not in FUSES_ACTIVATION or p.act() != "none":
-            continue
-        if not _single_reader(g, p.name, counts):
+    for a, p in _sole_producers(g, ("activation",)):
+        if a.attrs.get("type", "none") == "none" or p.op not in FUSES_ACTIVATION or \
+                p.act() != "none":
             continue
         p.attrs["activation"] = a.attrs["type"]
         for key in ("alpha", "clip"):

@@ -32,8 +32,9 @@ What it does
     converted model is then checked with numpy_runner against them (unless --no-check).
 
 Python API: convert(model_json) -> Converted (with .builder, a mienfile.GraphBuilder, and
-.tf_outputs / .tf_inputs name maps), used by convert_defaults to add test vectors and metadata. The graph is an ir.Graph,
-simplified by passes.simplify before it is handed to the builder.
+.tf_outputs / .tf_inputs name maps), used by convert_defaults to add test vectors and
+metadata. The graph is an ir.Graph, simplified by passes.simplify before it is handed to
+the builder.
 """
 
 import argparse
@@ -83,34 +84,34 @@ def load_weights(model_json_path, manifest):
             q = w.get("quantization")
             if dtype == "string":
                 raise ConvertError(f"{model_json_path}: weight '{name}' has dtype string "
-                                      "(not supported)")
+                                   "(not supported)")
             if q:
                 qd = q.get("dtype")
                 if qd not in ("uint8", "uint16", "float16"):
                     raise ConvertError(f"{model_json_path}: weight '{name}' has unknown "
-                                          f"quantization dtype {qd!r}")
+                                       f"quantization dtype {qd!r}")
                 fmt, size = _DTYPES[qd]
             else:
                 if dtype not in _DTYPES or dtype in ("uint8", "uint16", "float16"):
                     raise ConvertError(f"{model_json_path}: weight '{name}' has unsupported "
-                                          f"dtype {dtype!r}")
+                                       f"dtype {dtype!r}")
                 fmt, size = _DTYPES[dtype]
             nbytes = n * size
             if off + nbytes > len(buf):
                 raise ConvertError(f"{model_json_path}: weight '{name}' runs past the end of "
-                                      f"its shards ({off + nbytes} > {len(buf)} bytes)")
+                                   f"its shards ({off + nbytes} > {len(buf)} bytes)")
             raw = np.frombuffer(buf, dtype=fmt, count=n, offset=off)
             off += nbytes
             if q and q["dtype"] in ("uint8", "uint16"):
                 if "scale" not in q or "min" not in q:
                     raise ConvertError(f"{model_json_path}: weight '{name}' is quantised "
-                                          "without scale/min")
+                                       "without scale/min")
                 v = raw.astype(np.float64) * float(q["scale"]) + float(q["min"])
                 val = np.round(v).astype(np.int32) if dtype == "int32" else v.astype(np.float32)
             elif q:  # float16
                 if dtype != "float32":
                     raise ConvertError(f"{model_json_path}: weight '{name}': float16 "
-                                          f"quantisation of {dtype}")
+                                       f"quantisation of {dtype}")
                 val = raw.astype(np.float32)
             else:
                 val = raw.astype(np.int32 if dtype == "int32" else
@@ -118,7 +119,7 @@ def load_weights(model_json_path, manifest):
             out[name] = val.reshape(shape)
         if off != len(buf):
             raise ConvertError(f"{model_json_path}: weight group {group.get('paths')} has "
-                                  f"{len(buf)} bytes, the manifest describes {off}")
+                               f"{len(buf)} bytes, the manifest describes {off}")
     return out
 
 
@@ -229,10 +230,10 @@ class _Converter:
         topo = model.get("modelTopology") or {}
         if model.get("format") not in (None, "graph-model") or "node" not in topo:
             raise ConvertError(f"{path}: not a TF.js graph model (format "
-                                  f"{model.get('format')!r}; layers models are not supported)")
+                               f"{model.get('format')!r}; layers models are not supported)")
         if topo.get("library", {}).get("function"):
             raise ConvertError(f"{path}: the graph has functions (control flow), which mien "
-                                  "does not support")
+                               "does not support")
         self.tf_nodes = {}
         for n in topo["node"]:
             if n["name"] in self.tf_nodes:
@@ -336,7 +337,7 @@ class _Converter:
                     src = r.lstrip("^").split(":")[0]
                     if src not in self.tf_nodes:
                         raise ConvertError(f"{self.path}: node '{name}' reads unknown node "
-                                              f"'{src}'")
+                                           f"'{src}'")
                     if src not in seen:
                         stack.append((src, False))
         return out
@@ -869,13 +870,13 @@ def convert(model_json, output_names=None, output_order=None, input_names=None):
     for o in output_names:
         if o not in tf_outs:
             raise ConvertError(f"{model_json}: --output names '{o}', the model's outputs are "
-                                  f"{tf_outs}")
+                               f"{tf_outs}")
     # Resolve each TF output to the mien value that computes it.
     produced = []
     for o in tf_outs:
         if o not in c.alias:
             raise ConvertError(f"{model_json}: output '{o}' is not computed by the graph "
-                                  "(a constant?)")
+                               "(a constant?)")
         produced.append(c.alias[o])
     if len(set(produced)) != len(produced):
         raise ConvertError(f"{model_json}: two outputs are the same tensor")
@@ -996,11 +997,22 @@ def as_nhwc(a):
     raise ConvertError(f"output of rank {a.ndim} cannot be stored as NHWC")
 
 
+def add_output_args(ap, test_input_metavar, test_input_help=None):
+    """The options tfjs_to_mien and faceapi_to_mien share: metadata, reference test inputs,
+    tolerance, --no-check."""
+    ap.add_argument("--meta", action="append", default=[], metavar="KEY=VALUE")
+    ap.add_argument("--meta-json", metavar="FILE")
+    ap.add_argument("--test-input", action="append", default=[], metavar=test_input_metavar,
+                    help=test_input_help)
+    ap.add_argument("--tolerance", type=float, default=1e-4)
+    ap.add_argument("--no-check", action="store_true")
+
+
 def check_file(path, tolerance):
     ok, worst = numpy_runner.check(path, verbose=True)
     if not ok:
         raise ConvertError(f"{path}: numpy_runner does not reproduce the reference outputs "
-                              f"(worst {worst:.3g} > tolerance {tolerance:.3g})")
+                           f"(worst {worst:.3g} > tolerance {tolerance:.3g})")
     return worst
 
 
@@ -1010,17 +1022,12 @@ def main(argv=None):
                                  epilog=__doc__)
     ap.add_argument("model_json")
     ap.add_argument("out")
-    ap.add_argument("--meta", action="append", default=[], metavar="KEY=VALUE")
-    ap.add_argument("--meta-json", metavar="FILE")
+    add_output_args(ap, "X.npy", "run tools/reference/run_tfjs.mjs on it to make a test vector")
     ap.add_argument("--output", action="append", default=[], metavar="TFNAME=NAME",
                     help="name a graph output (default: the TF output node's name)")
     ap.add_argument("--input", action="append", default=[], metavar="TFNAME=NAME",
                     help="name a graph input (default: the TF placeholder's name)")
     ap.add_argument("--test-vectors", metavar="DIR")
-    ap.add_argument("--test-input", action="append", default=[], metavar="X.npy",
-                    help="run tools/reference/run_tfjs.mjs on it to make a test vector")
-    ap.add_argument("--tolerance", type=float, default=1e-4)
-    ap.add_argument("--no-check", action="store_true")
     a = ap.parse_args(argv)
     try:
         renames, in_renames = {}, {}
@@ -1046,7 +1053,7 @@ def main(argv=None):
                         key = next((k for k in outs if k in (tf, tf + ":0")), None)
                         if key is None:
                             raise ConvertError(f"reference gave outputs {list(outs)}, "
-                                                  f"not '{tf}'")
+                                               f"not '{tf}'")
                         got[mien] = outs[key]
                     tests.append(({in_name: np.load(x)}, got))
         attach_tests(conv, tests)
