@@ -18,6 +18,7 @@
   Keras HDF5 files and both YuNet ONNX files converted and checked; the converted
   big-XCEPTION equals weights/emotion.mien (the npm `emotion` model) within 1e-5, and on the
   committed face crops equals that model's TF.js outputs (tests/data/faces) within 1e-5.
+- The conversion passes (mienconv/passes.py) on small IR graphs, and the op table's form.
 - The PyTorch fixtures (tests/data/torch): converted again by
   tools/reference/make_torch_mien.sh, they must equal the committed .mien files.
 - With MIEN_CLI=path/to/mien in the environment (ctest sets it), every converted real model
@@ -48,8 +49,8 @@ except ImportError as _missing:
 
 # Python puts this script's folder (tools/convert) first on sys.path, so the package imports.
 from mienconv import (cli, keras_to_mien, kernels, mien_to_onnx, mienfile,  # noqa: E402
-                      numpy_runner, onnx_reference, onnx_to_mien, writer)
-from mienconv.ir import ConvertError  # noqa: E402
+                      numpy_runner, onnx_reference, onnx_to_mien, ops, passes, writer)
+from mienconv.ir import ConvertError, Graph  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -1185,6 +1186,71 @@ class RealModelTests(TmpDirCase):
             faces_mien = self.path("big_faces.mien")
             b.save(faces_mien, {"model.name": "big"}, tolerance=1e-5)
             mien_check(self, faces_mien)
+
+
+_PASS_RNG = np.random.default_rng(7)  # its own, so RNG gives the other tests what it did
+
+
+class PassTests(unittest.TestCase):
+    """passes.simplify on small IR graphs: what is fused, and which name a fused pair keeps."""
+
+    W = [_PASS_RNG.standard_normal(s).astype(np.float32)
+         for s in ((3, 3, 3, 2), (2,), (2,), (2,), (2,), (2,))]
+
+    def chain(self):
+        w, bias, s1, t1, s2, t2 = self.W
+        g = Graph()
+        g.add_input("x", 5, 4, 3)
+        c = g.add("conv2d", "conv", ["x"], {"padding": "same"}, {"weight": w, "bias": bias})
+        b1 = g.add("batch_norm", "bn1", [c], {}, {"scale": s1, "shift": t1})
+        b2 = g.add("batch_norm", "bn2", [b1], {}, {"scale": s2, "shift": t2})
+        r = g.add("activation", "relu", [b2], {"type": "relu"})
+        g.outputs = [g.add("softmax", "prob", [r])]
+        return g
+
+    def run_graph(self, g, x):
+        return numpy_runner.run(writer.to_builder(g).metadata(), {"x": x})["prob"]
+
+    def test_fusion_and_names(self):
+        x = _PASS_RNG.standard_normal((1, 5, 4, 3))
+        want = self.run_graph(self.chain(), x)
+        for keep, name in (("producer", "conv"), ("consumer", "relu")):
+            g = passes.simplify(self.chain(), keep=keep)
+            self.assertEqual([(n.op, n.name) for n in g.nodes],
+                             [("conv2d", name), ("softmax", "prob")])
+            self.assertEqual(g.nodes[0].attrs["activation"], "relu")
+            self.assertLess(rel_err(self.run_graph(g, x), want), 1e-5)
+
+    def test_batch_norms_merge(self):
+        _, _, s1, t1, s2, t2 = self.W
+        g = Graph()
+        g.add_input("x", 5, 4, 2)
+        b1 = g.add("batch_norm", "bn1", ["x"], {}, {"scale": s1, "shift": t1})
+        b2 = g.add("batch_norm", "bn2", [b1], {}, {"scale": s2, "shift": t2})
+        g.outputs = [g.add("softmax", "prob", [b2])]
+        x = _PASS_RNG.standard_normal((1, 5, 4, 2))
+        want = self.run_graph(g, x)
+        passes.simplify(g)
+        self.assertEqual([n.op for n in g.nodes], ["batch_norm", "softmax"])
+        self.assertLess(rel_err(self.run_graph(g, x), want), 1e-5)
+
+    def test_graph_output_is_not_fused_away(self):
+        g = Graph()
+        g.add_input("x", 5, 4, 3)
+        c = g.add("conv2d", "conv", ["x"], {}, {"weight": self.W[0][:1, :1]})
+        r = g.add("activation", "relu", [c], {"type": "relu"})
+        g.outputs = [c, r]
+        passes.simplify(g)
+        self.assertEqual([n.op for n in g.nodes], ["conv2d", "activation"])
+
+    def test_op_table_is_plain_data(self):
+        # The C++ op registry test reads this literal; keep it to dicts, lists and strings.
+        for op, spec in ops.OPS.items():
+            self.assertEqual(sorted(spec), ["attrs", "inputs", "weights"], op)
+            lo, hi = spec["inputs"]
+            self.assertTrue(1 <= lo and (hi == -1 or hi >= lo), op)
+            self.assertTrue(set(spec["weights"].values()) <= {"required", "optional"}, op)
+        self.assertEqual(set(ops.OPS), set(numpy_runner.OPS))
 
 
 class TorchFixtureTests(unittest.TestCase):

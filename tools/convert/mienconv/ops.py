@@ -1,8 +1,9 @@
 """The one table of .mien ops on the Python side (include/mien/model/FORMAT.md, "Ops").
 
 Everything else reads it: mienfile.GraphBuilder refuses ops and activations not listed here,
-numpy_runner checks that it implements exactly these ops and how many inputs each takes, and
-the conversion passes take WEIGHTED_OPS / FUSES_ACTIVATION from here. It is a plain literal on
+numpy_runner checks that it implements exactly these ops and how many inputs each takes,
+writer types attribute values by it (float64 stays float even when written 1), and the
+conversion passes take WEIGHTED_OPS / FUSES_ACTIVATION from here. It is a plain literal on
 purpose, so that a test can compare it with the C++ op registry.
 
 OPS: op name -> {
