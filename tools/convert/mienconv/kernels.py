@@ -94,30 +94,6 @@ def sigmoid(x):
     return 1.0 / (1.0 + np.exp(-x))
 
 
-def activate(x, kind, alpha=0.2, clip=None, slopes=None):
-    if kind in ("none", "linear", None):
-        return x
-    if kind == "relu":
-        return np.maximum(x, 0)
-    if kind == "relu6":
-        return np.clip(x, 0, 6)
-    if kind == "clip":
-        return np.clip(x, clip[0], clip[1])
-    if kind == "leaky_relu":
-        return np.where(x >= 0, x, alpha * x)
-    if kind == "prelu":
-        return np.where(x >= 0, x, np.asarray(slopes, np.float64) * x)
-    if kind == "sigmoid":
-        return sigmoid(x)
-    if kind == "tanh":
-        return np.tanh(x)
-    if kind == "swish":
-        return x * sigmoid(x)
-    if kind == "hard_swish":
-        return x * np.clip(x + 3, 0, 6) / 6
-    raise ConvertError("unknown activation '%s'" % kind)
-
-
 def softmax_last(x):
     e = np.exp(x - np.max(x, axis=-1, keepdims=True))
     return e / np.sum(e, axis=-1, keepdims=True)
