@@ -1277,7 +1277,7 @@ class TorchFixtureTests(unittest.TestCase):
 
 
 ORDER = [ReferenceSelfTests, OnnxToMienTests, OnnxRuntimeCrossCheck, KerasToMienTests,
-         MienToOnnxTests, MienToOnnxRuntimeCheck, RealModelTests, TorchFixtureTests]
+         MienToOnnxTests, MienToOnnxRuntimeCheck, RealModelTests, PassTests, TorchFixtureTests]
 
 
 def load_tests(loader, tests, pattern):
