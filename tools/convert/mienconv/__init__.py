@@ -14,6 +14,10 @@ One pipeline for every front end:
     front end (tfjs/faceapi/keras/onnx_to_mien) builds an ir.Graph
     -> passes.simplify (BN folding, activation fusion, ...: the only copy in Python)
     -> writer.to_builder -> mienfile.GraphBuilder (+ test vectors) -> .mien file
-ops.py holds the one op table (op -> inputs, weights, attributes) that mienfile,
-numpy_runner, writer and passes read.
+Modules: ops (the one op table: op -> inputs, weights, attributes), ir (Graph, Node),
+passes (rewrites), writer (ir -> GraphBuilder, value typing), mienfile (the file format and
+GraphBuilder), numpy_runner (float64 interpreter of .mien graphs), kernels (float64 NHWC
+kernels of the Keras reference pass), cli (shared flags, test inputs, checks),
+tfjs_weights (TF.js manifests), onnx_reference (numpy ONNX interpreter), the front ends
+and convert_defaults / update_crop_metadata (the shipped weights/).
 """

@@ -36,6 +36,7 @@ import tempfile
 import numpy as np
 
 from . import tfjs_to_mien, writer
+from .tfjs_weights import load_weights
 from .ir import ConvertError, Graph
 
 MEAN_RGB = [122.782, 117.001, 104.298]
@@ -55,7 +56,7 @@ def build(manifest_path):
     vectors)."""
     with open(manifest_path) as f:
         manifest = json.load(f)
-    w = tfjs_to_mien.load_weights(manifest_path, manifest)
+    w = load_weights(manifest_path, manifest)
     used = set()
 
     def get(name, shape=None):

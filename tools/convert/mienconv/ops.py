@@ -12,7 +12,7 @@ OPS: op name -> {
     "attrs":   {attribute: FORMAT.md type}       all optional, defaults as FORMAT.md says,
 }
 To add an op: a row here, its kernel in numpy_runner.py (op_<name>), its export in
-mien_to_onnx.py, and whichever front ends emit it.
+mien_to_onnx.py, and whichever front ends emit it (and a case in test_converters.py).
 """
 
 # The attributes shared by the windowed ops and the fused activation epilogue.
