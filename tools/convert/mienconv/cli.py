@@ -32,6 +32,14 @@ def add_metadata_args(ap):
                    "else a string; repeatable")
 
 
+def add_test_args(ap):
+    """--test-image, --tests, --tolerance: the test vectors written into the file."""
+    ap.add_argument("--test-image", help="image (decoded with ffmpeg) for the first test "
+                    "vector; the others are deterministic pseudo-images")
+    ap.add_argument("--tests", type=int, default=2, help="number of test vectors (2)")
+    ap.add_argument("--tolerance", type=float, default=1e-4, help="test.tolerance (1e-4)")
+
+
 def _floats(text):
     return [float(v) for v in text.split(",") if v.strip()]
 

@@ -814,10 +814,7 @@ def main(argv=None):
     ap.add_argument("model", help="Keras 2 HDF5 file (model.save)")
     ap.add_argument("output", help=".mien file to write")
     cli.add_metadata_args(ap)
-    ap.add_argument("--test-image", help="image (decoded with ffmpeg) for the first test "
-                    "vector; the others are deterministic pseudo-images")
-    ap.add_argument("--tests", type=int, default=2, help="number of test vectors (2)")
-    ap.add_argument("--tolerance", type=float, default=1e-4, help="test.tolerance (1e-4)")
+    cli.add_test_args(ap)
     ap.add_argument("--no-fold", action="store_true",
                     help="keep batch_norm / activation nodes unfused")
     ap.add_argument("--quiet", action="store_true")

@@ -1099,10 +1099,7 @@ def main(argv=None):
                     help="write a dynamic-size input with the --input-size instead of -1")
     ap.add_argument("--detector", help="add detector.* decode metadata: yunet")
     cli.add_metadata_args(ap)
-    ap.add_argument("--test-image", help="image (decoded with ffmpeg) for the first test "
-                    "vector; the others are deterministic pseudo-images")
-    ap.add_argument("--tests", type=int, default=2, help="number of test vectors (2)")
-    ap.add_argument("--tolerance", type=float, default=1e-4, help="test.tolerance (1e-4)")
+    cli.add_test_args(ap)
     ap.add_argument("--reference", choices=["numpy", "onnxruntime"], default="numpy",
                     help="what computes the test vectors' outputs: the numpy reference "
                     "(default) or onnxruntime-node via tools/reference/run_onnx.mjs")
