@@ -9,7 +9,7 @@ Driven by bench/peers/compare.sh (which builds mien_time and finds node); run th
                [--workdir DIR] [--markdown FILE]
 
 For every shipped model (weights/<name>.mien):
-  1. export it with tools/convert/mien_to_onnx.py (--io nchw by default: the peers'
+  1. export it with mienconv.mien_to_onnx (tools/convert; --io nchw by default: the peers'
      native layout, no Transpose anywhere, their best case);
   2. build inputs from the model's own test vectors (real images, tiled to the batch);
   3. for each batch and thread count, run mien_time, ort_time.mjs and opencv_time.py as
@@ -39,11 +39,20 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
-sys.path.insert(0, os.path.join(ROOT, "tools", "convert"))
+CONVERT = os.path.join(ROOT, "tools", "convert")
+sys.path.insert(0, CONVERT)  # the mienconv package
 
-import mienfile  # noqa: E402
+from mienconv import mienfile  # noqa: E402
 
 RUNTIMES = ("mien", "ort", "opencv")
+
+
+def export_onnx(mien_path, onnx_path, io):
+    """Runs `python3 -m mienconv.mien_to_onnx MODEL OUT --io IO --no-verify`."""
+    env = dict(os.environ, PYTHONPATH=CONVERT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    subprocess.run([sys.executable or "/usr/bin/python3", "-m", "mienconv.mien_to_onnx",
+                    mien_path, onnx_path, "--io", io, "--no-verify"], check=True,
+                   stdout=subprocess.DEVNULL, env=env)
 LABEL = {"mien": "mien", "ort": "ONNX Runtime", "opencv": "OpenCV DNN"}
 
 
@@ -196,10 +205,7 @@ def main():
     for name in models:
         mien_path = os.path.join(ROOT, "weights", f"{name}.mien")
         onnx_path = os.path.join(work, f"{name}.{a.io}.onnx")
-        subprocess.run([sys.executable or "/usr/bin/python3",
-                        os.path.join(ROOT, "tools", "convert", "mien_to_onnx.py"), mien_path,
-                        onnx_path, "--io", a.io, "--no-verify"], check=True,
-                       stdout=subprocess.DEVNULL)
+        export_onnx(mien_path, onnx_path, a.io)
         _, tensors = mienfile.read(mien_path)
         for b in batches:
             x = tiled_input(tensors, b)
@@ -249,11 +255,8 @@ def main():
                     for m in ("blazeface", "emotion", "gender"):
                         onnx_path = os.path.join(work, f"{m}.{a.io}.onnx")
                         if not os.path.exists(onnx_path):
-                            subprocess.run([sys.executable or "/usr/bin/python3",
-                                            os.path.join(ROOT, "tools", "convert", "mien_to_onnx.py"),
-                                            os.path.join(ROOT, "weights", f"{m}.mien"), onnx_path,
-                                            "--io", a.io, "--no-verify"], check=True,
-                                           stdout=subprocess.DEVNULL)
+                            export_onnx(os.path.join(ROOT, "weights", f"{m}.mien"), onnx_path,
+                                        a.io)
                         x_peer = f"{prefix}.{m}.peer.npy"
                         if not os.path.exists(x_peer):
                             np.save(x_peer, to_peer(np.load(f"{prefix}.{m}.npy"), a.io))

@@ -21,4 +21,5 @@ if [[ ! -d tools/reference/node_modules/@tensorflow/tfjs || \
   npm ci --ignore-scripts --prefix tools/reference >&2
 fi
 
-exec /usr/bin/python3 tools/convert/convert_defaults.py "$@"
+export PYTHONPATH="$repo/tools/convert${PYTHONPATH:+:$PYTHONPATH}"  # the mienconv package
+exec /usr/bin/python3 -m mienconv.convert_defaults "$@"

@@ -18,6 +18,7 @@
   Keras HDF5 files and both YuNet ONNX files converted and checked; the converted
   big-XCEPTION equals weights/emotion.mien (the npm `emotion` model) within 1e-5, and on the
   committed face crops equals that model's TF.js outputs (tests/data/faces) within 1e-5.
+- The conversion passes (mienconv/passes.py) on small IR graphs, and the op table's form.
 - The PyTorch fixtures (tests/data/torch): converted again by
   tools/reference/make_torch_mien.sh, they must equal the committed .mien files.
 - With MIEN_CLI=path/to/mien in the environment (ctest sets it), every converted real model
@@ -46,16 +47,12 @@ except ImportError as _missing:
           "and python3-onnx (tools/setup.sh --python)" % _missing)
     sys.exit(77)
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
+# Python puts this script's folder (tools/convert) first on sys.path, so the package imports.
+from mienconv import (cli, keras_to_mien, kernels, mien_to_onnx, mienfile,  # noqa: E402
+                      numpy_runner, onnx_reference, onnx_to_mien, ops, passes, writer)
+from mienconv.ir import ConvertError, Graph  # noqa: E402
 
-import convert_common as cc  # noqa: E402
-import keras_to_mien  # noqa: E402
-import mien_to_onnx  # noqa: E402
-import mienfile  # noqa: E402
-import numpy_runner  # noqa: E402
-import onnx_reference  # noqa: E402
-import onnx_to_mien  # noqa: E402
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
 SHARED = os.environ.get("MIEN_SHARED", os.path.join(REPO, "..", "shared"))
@@ -180,28 +177,28 @@ class ReferenceSelfTests(unittest.TestCase):
         w = rnd(3, 3, 3, 4).astype(np.float64)
         for st in ((1, 1), (2, 2), (2, 1)):
             for mode in ("same", "valid"):
-                pads = cc.resolve_pads((7, 6), (3, 3), st, (1, 1), mode)
-                got = cc.conv2d_nhwc(x, w, None, st, (1, 1), pads)
+                pads = kernels.resolve_pads((7, 6), (3, 3), st, (1, 1), mode)
+                got = kernels.conv2d_nhwc(x, w, None, st, (1, 1), pads)
                 want = naive_conv_nchw(x.transpose(0, 3, 1, 2), w.transpose(3, 2, 0, 1),
                                        None, st, pads, (1, 1), 1).transpose(0, 2, 3, 1)
                 np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9)
                 dw = w[:, :, :, 0]
-                got = cc.depthwise_nhwc(x, dw, None, st, (1, 1), pads)
+                got = kernels.depthwise_nhwc(x, dw, None, st, (1, 1), pads)
                 want = naive_conv_nchw(x.transpose(0, 3, 1, 2),
                                        dw.transpose(2, 0, 1)[:, None], None, st, pads,
                                        (1, 1), 3).transpose(0, 2, 3, 1)
                 np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9)
                 for kind in ("max", "avg"):
-                    got = cc.pool_nhwc(x, kind, (3, 3), st, pads)
+                    got = kernels.pool_nhwc(x, kind, (3, 3), st, pads)
                     want = naive_pool_nhwc(x, kind, (3, 3), st, pads)
                     np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9)
 
     def test_same_padding_rule(self):
         # TF SAME: out = ceil(in/stride), the odd cell after
-        self.assertEqual(cc.same_pads(7, 3, 2), (1, 1))
-        self.assertEqual(cc.same_pads(8, 3, 2), (0, 1))
-        self.assertEqual(cc.same_pads(8, 1, 2), (0, 0))
-        self.assertEqual(cc.same_pads(5, 4, 1), (1, 2))
+        self.assertEqual(kernels.same_pads(7, 3, 2), (1, 1))
+        self.assertEqual(kernels.same_pads(8, 3, 2), (0, 1))
+        self.assertEqual(kernels.same_pads(8, 1, 2), (0, 0))
+        self.assertEqual(kernels.same_pads(5, 4, 1), (1, 2))
 
     def test_onnx_expand_broadcasts_both_ways(self):
         # opset 8 and 13: numpy broadcasting of the input against the shape; a 1 in the shape
@@ -249,7 +246,7 @@ class OnnxToMienTests(TmpDirCase):
         onnx.save(model, path)
         _, conv, g = onnx_to_mien.convert(path, input_hw=input_hw, fold=fold)
         mpath = self.path("m.mien")
-        cc.to_builder(g).save(mpath, {"model.name": "t"})
+        writer.to_builder(g).save(mpath, {"model.name": "t"})
         iname = model.graph.input[0].name
         xs = [x] + list(extra_inputs)
         for xi in xs:
@@ -584,7 +581,7 @@ class OnnxToMienTests(TmpDirCase):
                 m = onnx_model(nodes, [("x", [1, 3, 5, 5])], ["y"], ins)
                 path = self.path("bad.onnx")
                 onnx.save(m, path)
-                with self.assertRaises(cc.ConvertError) as ctx:
+                with self.assertRaises(ConvertError) as ctx:
                     onnx_to_mien.convert(path)
                 msg = str(ctx.exception)
                 self.assertIn("Expand", msg)
@@ -650,7 +647,7 @@ class OnnxToMienTests(TmpDirCase):
                 m = onnx_model(nodes, [("x", [1, 3, 6, 6])], ["y"], inits)
                 path = self.path("bad.onnx")
                 onnx.save(m, path)
-                with self.assertRaises((cc.ConvertError, onnx_reference.OnnxRefError)) as ctx:
+                with self.assertRaises((ConvertError, onnx_reference.OnnxRefError)) as ctx:
                     onnx_to_mien.convert(path)
                 self.assertIn(what, str(ctx.exception))
                 self.assertIn("y_n", str(ctx.exception))  # names the node
@@ -806,7 +803,7 @@ class KerasToMienTests(TmpDirCase):
         k.save(path, outputs)
         kf, g = keras_to_mien.convert(path)
         mpath = self.path("m.mien")
-        cc.to_builder(g).save(mpath, {"model.name": "t"})
+        writer.to_builder(g).save(mpath, {"model.name": "t"})
         iname = g.inputs[0][0]
         want = keras_to_mien.keras_forward(kf, {iname: x})
         got = numpy_runner.run(mpath, {iname: x})
@@ -921,7 +918,7 @@ class KerasToMienTests(TmpDirCase):
         k.add("Conv2DTranspose", "deconv", "in", {"kernel": rnd(3, 3, 1, 1)}, filters=1)
         path = self.path("bad.hdf5")
         k.save(path)
-        with self.assertRaises(cc.ConvertError) as ctx:
+        with self.assertRaises(ConvertError) as ctx:
             keras_to_mien.convert(path)
         msg = str(ctx.exception)
         for part in ("Conv2DTranspose", "deconv", path):
@@ -930,7 +927,7 @@ class KerasToMienTests(TmpDirCase):
         k.add("InputLayer", "in", batch_input_shape=[None, 6, 6, 1])
         k.add("Activation", "elu", "in", activation="elu")
         k.save(path)
-        with self.assertRaises(cc.ConvertError) as ctx:
+        with self.assertRaises(ConvertError) as ctx:
             keras_to_mien.convert(path)
         self.assertIn("elu", str(ctx.exception))
 
@@ -1160,9 +1157,9 @@ class RealModelTests(TmpDirCase):
             self.skipTest("weights/emotion.mien is not there yet")
         kf, g = keras_to_mien.convert(src)
         mine = self.path("big.mien")
-        cc.to_builder(g).save(mine, {"model.name": "big"})
+        writer.to_builder(g).save(mine, {"model.name": "big"})
         em, et = mienfile.read(emo)
-        xs = [cc.preprocess(cc.pseudo_image(64, 64, 3, seed), {"input.color": "gray",
+        xs = [cli.preprocess(cli.pseudo_image(64, 64, 3, seed), {"input.color": "gray",
                                                               "input.scale": [2 / 255],
                                                               "input.offset": [-1]}, 1)
               for seed in range(4)]
@@ -1183,12 +1180,77 @@ class RealModelTests(TmpDirCase):
         self.assertEqual(list(got.argmax(1)), list(ref.argmax(1)))
         if MIEN_CLI:
             # and the C++ engine on the converted big-XCEPTION with those faces embedded
-            b = cc.to_builder(g)
+            b = writer.to_builder(g)
             for i in range(len(ids)):
                 b.add_test_vector({"input_1": x[i:i + 1]}, {"predictions": ref[i:i + 1]})
             faces_mien = self.path("big_faces.mien")
             b.save(faces_mien, {"model.name": "big"}, tolerance=1e-5)
             mien_check(self, faces_mien)
+
+
+_PASS_RNG = np.random.default_rng(7)  # its own, so RNG gives the other tests what it did
+
+
+class PassTests(unittest.TestCase):
+    """passes.simplify on small IR graphs: what is fused, and which name a fused pair keeps."""
+
+    W = [_PASS_RNG.standard_normal(s).astype(np.float32)
+         for s in ((3, 3, 3, 2), (2,), (2,), (2,), (2,), (2,))]
+
+    def chain(self):
+        w, bias, s1, t1, s2, t2 = self.W
+        g = Graph()
+        g.add_input("x", 5, 4, 3)
+        c = g.add("conv2d", "conv", ["x"], {"padding": "same"}, {"weight": w, "bias": bias})
+        b1 = g.add("batch_norm", "bn1", [c], {}, {"scale": s1, "shift": t1})
+        b2 = g.add("batch_norm", "bn2", [b1], {}, {"scale": s2, "shift": t2})
+        r = g.add("activation", "relu", [b2], {"type": "relu"})
+        g.outputs = [g.add("softmax", "prob", [r])]
+        return g
+
+    def run_graph(self, g, x):
+        return numpy_runner.run(writer.to_builder(g).metadata(), {"x": x})["prob"]
+
+    def test_fusion_and_names(self):
+        x = _PASS_RNG.standard_normal((1, 5, 4, 3))
+        want = self.run_graph(self.chain(), x)
+        for keep, name in (("producer", "conv"), ("consumer", "relu")):
+            g = passes.simplify(self.chain(), keep=keep)
+            self.assertEqual([(n.op, n.name) for n in g.nodes],
+                             [("conv2d", name), ("softmax", "prob")])
+            self.assertEqual(g.nodes[0].attrs["activation"], "relu")
+            self.assertLess(rel_err(self.run_graph(g, x), want), 1e-5)
+
+    def test_batch_norms_merge(self):
+        _, _, s1, t1, s2, t2 = self.W
+        g = Graph()
+        g.add_input("x", 5, 4, 2)
+        b1 = g.add("batch_norm", "bn1", ["x"], {}, {"scale": s1, "shift": t1})
+        b2 = g.add("batch_norm", "bn2", [b1], {}, {"scale": s2, "shift": t2})
+        g.outputs = [g.add("softmax", "prob", [b2])]
+        x = _PASS_RNG.standard_normal((1, 5, 4, 2))
+        want = self.run_graph(g, x)
+        passes.simplify(g)
+        self.assertEqual([n.op for n in g.nodes], ["batch_norm", "softmax"])
+        self.assertLess(rel_err(self.run_graph(g, x), want), 1e-5)
+
+    def test_graph_output_is_not_fused_away(self):
+        g = Graph()
+        g.add_input("x", 5, 4, 3)
+        c = g.add("conv2d", "conv", ["x"], {}, {"weight": self.W[0][:1, :1]})
+        r = g.add("activation", "relu", [c], {"type": "relu"})
+        g.outputs = [c, r]
+        passes.simplify(g)
+        self.assertEqual([n.op for n in g.nodes], ["conv2d", "activation"])
+
+    def test_op_table_is_plain_data(self):
+        # The C++ op registry test reads this literal; keep it to dicts, lists and strings.
+        for op, spec in ops.OPS.items():
+            self.assertEqual(sorted(spec), ["attrs", "inputs", "weights"], op)
+            lo, hi = spec["inputs"]
+            self.assertTrue(1 <= lo and (hi == -1 or hi >= lo), op)
+            self.assertTrue(set(spec["weights"].values()) <= {"required", "optional"}, op)
+        self.assertEqual(set(ops.OPS), set(numpy_runner.OPS))
 
 
 class TorchFixtureTests(unittest.TestCase):
@@ -1215,7 +1277,7 @@ class TorchFixtureTests(unittest.TestCase):
 
 
 ORDER = [ReferenceSelfTests, OnnxToMienTests, OnnxRuntimeCrossCheck, KerasToMienTests,
-         MienToOnnxTests, MienToOnnxRuntimeCheck, RealModelTests, TorchFixtureTests]
+         MienToOnnxTests, MienToOnnxRuntimeCheck, RealModelTests, PassTests, TorchFixtureTests]
 
 
 def load_tests(loader, tests, pattern):

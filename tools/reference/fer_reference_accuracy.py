@@ -57,7 +57,7 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, '..', '..'))
-sys.path.insert(0, os.path.join(REPO, 'tools', 'convert'))
+sys.path.insert(0, os.path.join(REPO, 'tools', 'convert'))  # the mienconv package
 
 FER = ['angry', 'disgust', 'fear', 'happy', 'neutral', 'sad', 'surprise']  # folder names
 SYNONYMS = {'anger': 'angry', 'happiness': 'happy', 'sadness': 'sad', 'fearful': 'fear',
@@ -419,7 +419,7 @@ def main():
                 truth.append(canonical(cls))
     print(f'{data}: {len(paths)} images, ' + ', '.join(f'{c} {truth.count(c)}' for c in FER))
 
-    import mienfile
+    from mienconv import mienfile
     meta, _ = mienfile.read(os.path.join(REPO, 'weights', 'emotion.mien'))
     e_scale, e_offset = float(meta['input.scale'][0]), float(meta['input.offset'][0])
     summary = {'data': data, 'images': len(paths), 'emotion_input': {'scale': e_scale, 'offset': e_offset},

@@ -1,25 +1,23 @@
-#!/usr/bin/env python3
 """Rewrites the crop.* metadata of the shipped classifiers (weights/*.mien) from
 convert_defaults.CROPS, leaving everything else byte for byte: the same file that a full
 re-conversion (convert_defaults.sh, which needs npm and the reference runtimes) writes,
 since .mien metadata is serialised in sorted key order.
 
-    python3 tools/convert/update_crop_metadata.py [WEIGHTS_DIR]   # default: weights/
-    python3 tools/convert/update_crop_metadata.py --check          # exit 1 if any differ
+    cd tools/convert
+    python3 -m mienconv.update_crop_metadata [WEIGHTS_DIR]   # default: weights/
+    python3 -m mienconv.update_crop_metadata --check          # exit 1 if any differ
 """
 import os
 import sys
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-import mienfile  # noqa: E402
-from convert_defaults import CROPS, crop_meta  # noqa: E402
+from . import mienfile
+from .convert_defaults import CROPS, REPO, crop_meta
 
 
 def main(argv):
     check = "--check" in argv
     args = [a for a in argv if a != "--check"]
-    folder = args[0] if args else os.path.join(HERE, "..", "..", "weights")
+    folder = args[0] if args else os.path.join(REPO, "weights")
     stale = []
     for fname in sorted(os.listdir(folder)):
         if not fname.endswith(".mien"):

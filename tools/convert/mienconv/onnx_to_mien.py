@@ -1,7 +1,6 @@
-#!/usr/bin/python3
 """ONNX (PyTorch exports, YuNet) -> .mien, converting NCHW to NHWC.
 
-    onnx_to_mien.py MODEL.onnx OUT.mien [--input-size H,W] [--fixed-size]
+    python3 -m mienconv.onnx_to_mien MODEL.onnx OUT.mien [--input-size H,W] [--fixed-size]
         [--detector yunet] [--color bgr --scale 1 --offset 0 --task ... --labels ...]
         [--test-image IMG] [--tests N] [--tolerance 1e-4] [--reference numpy|onnxruntime]
         [--no-fold] [--quiet]
@@ -41,19 +40,14 @@ import argparse
 import os
 import subprocess
 import sys
-import tempfile
 
 import numpy as np
 import onnx
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-import convert_common as cc  # noqa: E402
-import onnx_reference as ref  # noqa: E402
-from convert_common import ConvertError  # noqa: E402
+from . import cli, onnx_reference as ref, passes, writer
+from .ir import ConvertError, Graph
 
 F32_MAX = 3.4028234663852886e38
-HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 class V:
@@ -82,7 +76,7 @@ class Converter:
         self.path = path
         self.opset = ref.opset_of(model)
         self.say = say or (lambda *a: None)
-        self.g = cc.Graph()
+        self.g = Graph()
         self.v = {}
         gr = model.graph
         self.inits = {t.name for t in gr.initializer}
@@ -241,7 +235,7 @@ class Converter:
                 self.v[name] = V(name, "flat", d1, dyn, (1, 1, 1, d1[1]))
         # output names are kept for the outputs: no other node may take them
         inputs = set(n for n, _, _, _ in self.specs)
-        self.g._names.update(_sanitize(o.name) for o in self.model.graph.output
+        self.g.reserve_all(_sanitize(o.name) for o in self.model.graph.output
                              if _sanitize(o.name) not in inputs)
         for node in self.model.graph.node:
             if not any(o in self.runtime for o in node.output if o):
@@ -272,7 +266,7 @@ class Converter:
             prod = self.g.producer_map().get(m)
             want = _sanitize(o.name)
             if want not in self.g.value_names():
-                self.g._names.discard(want)  # reserved in run(); free it now
+                self.g.release(want)  # reserved in run(); free it now
             taken = want in self.g.value_names() and want != m
             if prod is not None and m not in outs and not taken and \
                     m not in self.g.outputs:
@@ -1021,19 +1015,7 @@ def to_mien_layout(value, layout, mshape):
 def reference_outputs(model_path, model, feeds, how):
     if how == "numpy":
         return ref.run(model, feeds)
-    runner = os.path.join(HERE, "..", "reference", "run_onnx.mjs")
-    with tempfile.TemporaryDirectory() as d:
-        names = []
-        for i, (k, x) in enumerate(feeds.items()):
-            p = os.path.join(d, "in%d.npy" % i)
-            np.save(p, np.ascontiguousarray(x, np.float32))
-            names.append(p)
-        subprocess.run(["node", runner, model_path] + names + [os.path.join(d, "out")],
-                       check=True, stdout=subprocess.DEVNULL)
-        import json
-        with open(os.path.join(d, "out.json")) as f:
-            man = json.load(f)
-        return {o["name"]: np.load(os.path.join(d, o["file"])) for o in man["outputs"]}
+    return ref.run_onnxruntime(model_path, list(feeds.values()))
 
 
 # YuNet (libfacedetection.train; decode as in OpenCV's FaceDetectorYN): anchor-free, one
@@ -1083,9 +1065,9 @@ def convert(path, input_hw=None, fixed=False, fold=True, say=None):
     conv = Converter(model, path, input_hw, fixed, say)
     g = conv.run()
     if fold:
-        cc.simplify(g)
+        passes.simplify(g)
     else:
-        cc.remove_dead(g)
+        passes.remove_dead(g)
         g.validate()
     return model, conv, g
 
@@ -1116,11 +1098,8 @@ def main(argv=None):
     ap.add_argument("--fixed-size", action="store_true",
                     help="write a dynamic-size input with the --input-size instead of -1")
     ap.add_argument("--detector", help="add detector.* decode metadata: yunet")
-    cc.add_metadata_args(ap)
-    ap.add_argument("--test-image", help="image (decoded with ffmpeg) for the first test "
-                    "vector; the others are deterministic pseudo-images")
-    ap.add_argument("--tests", type=int, default=2, help="number of test vectors (2)")
-    ap.add_argument("--tolerance", type=float, default=1e-4, help="test.tolerance (1e-4)")
+    cli.add_metadata_args(ap)
+    cli.add_test_args(ap)
     ap.add_argument("--reference", choices=["numpy", "onnxruntime"], default="numpy",
                     help="what computes the test vectors' outputs: the numpy reference "
                     "(default) or onnxruntime-node via tools/reference/run_onnx.mjs")
@@ -1134,10 +1113,10 @@ def main(argv=None):
         conv = Converter(model, args.model, args.input_size, args.fixed_size, say)
         g = conv.run()
         if args.no_fold:
-            cc.remove_dead(g)
+            passes.remove_dead(g)
             g.validate()
         else:
-            cc.simplify(g, fuse_se=not args.no_se)
+            passes.simplify(g, fuse_se=not args.no_se)
     except (ConvertError, ref.OnnxRefError) as e:
         print("onnx_to_mien: error: %s" % e, file=sys.stderr)
         return 1
@@ -1152,17 +1131,18 @@ def main(argv=None):
         meta.update(detector_meta(args.detector, [o.name for o in model.graph.output]))
     spec = conv.specs[0]
     conv_hw = tuple(spec[1][2:4]) if len(spec[1]) == 4 else (1, 1)
-    meta.update(cc.metadata_from_args(args, stem, conv_hw))
+    meta.update(cli.metadata_from_args(args, stem, conv_hw))
+    # The tool's old script path stays in model.converter so that files stay byte-identical.
     meta.setdefault("model.converter", "tools/convert/onnx_to_mien.py from %s (opset %d, %s %s)"
                     % (os.path.basename(args.model), conv.opset, model.producer_name,
                        model.producer_version))
-    cc.check_metadata(meta, c)
+    cli.check_metadata(meta, c)
     if len(g.inputs) != 1:
         print("onnx_to_mien: error: test vectors need exactly one input", file=sys.stderr)
         return 1
     th, tw = conv_hw
-    xs = cc.test_inputs(meta, th, tw, c, args.test_image, max(1, args.tests))
-    b = cc.to_builder(g)
+    xs = cli.test_inputs(meta, th, tw, c, args.test_image, max(1, args.tests))
+    b = writer.to_builder(g)
     refs = []
     onnx_in = conv.inputs[0].name
     for x in xs:
@@ -1177,29 +1157,10 @@ def main(argv=None):
             r[m] = to_mien_layout(outs[oname], layout, mshape).astype(np.float32)
         refs.append(r)
         b.add_test_vector({iname: x}, r)
-    b.save(args.output, cc.typed_meta(meta), tolerance=args.tolerance)
+    b.save(args.output, writer.typed_meta(meta), tolerance=args.tolerance)
     say("onnx_to_mien: wrote %s: %d nodes %s" % (args.output, len(g.nodes), g.op_counts()))
-    worst = None
-    for x, r in zip(xs, refs):
-        got = cc.run_numpy_runner(args.output, {iname: x})
-        if got is None:
-            say("onnx_to_mien: numpy_runner.py not available; converted graph not checked")
-            break
-        for k in g.outputs:
-            if got[k].shape != r[k].shape:
-                print("onnx_to_mien: error: output %s has shape %s, reference %s"
-                      % (k, got[k].shape, r[k].shape), file=sys.stderr)
-                return 1
-            a, rel = cc.compare(got[k], r[k])
-            worst = max(worst or (0, 0), (rel, a))
-    if worst is not None:
-        say("onnx_to_mien: numpy_runner vs %s reference: max abs %.3g, max rel %.3g"
-            % (args.reference, worst[1], worst[0]))
-        if worst[0] > args.tolerance:
-            print("onnx_to_mien: error: converted graph differs from the reference by %.3g "
-                  "(> tolerance %g)" % (worst[0], args.tolerance), file=sys.stderr)
-            return 1
-    return 0
+    return cli.check_written(args.output, iname, xs, refs, g.outputs, args.tolerance,
+                             "onnx_to_mien", args.reference, say)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,7 @@
-#!/usr/bin/python3
 """Export a .mien graph to ONNX, so peers (ONNX Runtime, OpenCV DNN) can be benchmarked on
 exactly the same graph and weights.
 
-    mien_to_onnx.py MODEL.mien OUT.onnx [--io nhwc|nchw] [--opset 13] [--no-verify]
+    python3 -m mienconv.mien_to_onnx MODEL.mien OUT.onnx [--io nhwc|nchw] [--opset 13] [--no-verify]
                     [--onnxruntime]
 
 Layout choice: the exported graph is NCHW inside. Both ONNX Runtime's CPU provider and
@@ -28,21 +27,14 @@ expected outputs / numpy_runner.
 """
 
 import argparse
-import json
-import os
 import subprocess
 import sys
-import tempfile
 
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-import mienfile  # noqa: E402
-
-HERE = os.path.dirname(os.path.abspath(__file__))
+from . import mienfile, numpy_runner, onnx_reference
 
 
 class ExportError(Exception):
@@ -362,6 +354,7 @@ class Exporter:
             graph_outputs.append(helper.make_tensor_value_info(o, TensorProto.FLOAT, dims))
         graph = helper.make_graph(self.nodes, self.meta.get("model.name", "mien"),
                                   graph_inputs, graph_outputs, self.inits)
+        # producer_name keeps the old script path: exports stay byte-identical.
         model = helper.make_model(graph, producer_name="mien tools/convert/mien_to_onnx.py",
                                   opset_imports=[helper.make_opsetid("", self.opset)])
         model.ir_version = 7  # readable by ONNX Runtime >= 1.3 and OpenCV 4.x
@@ -383,8 +376,6 @@ def export(path, io="nhwc", opset=13):
 def verify(mien_path, onnx_path, model, io, use_ort, say):
     """Runs the exported ONNX on the test vectors (or a random input); returns worst
     relative error against the .mien's expected outputs (or numpy_runner)."""
-    import numpy_runner
-    import onnx_reference
     view, _ = numpy_runner.load(mien_path)
     cases = view["tests"]
     if not cases:
@@ -418,19 +409,9 @@ def verify(mien_path, onnx_path, model, io, use_ort, say):
 
 
 def run_ort(onnx_path, model, feeds):
-    runner = os.path.join(HERE, "..", "reference", "run_onnx.mjs")
-    names = [i.name for i in model.graph.input]
-    with tempfile.TemporaryDirectory() as d:
-        files = []
-        for i, n in enumerate(names):
-            p = os.path.join(d, "in%d.npy" % i)
-            np.save(p, np.ascontiguousarray(feeds[n], np.float32))
-            files.append(p)
-        subprocess.run(["node", runner, onnx_path] + files + [os.path.join(d, "out")],
-                       check=True, stdout=subprocess.DEVNULL)
-        with open(os.path.join(d, "out.json")) as f:
-            man = json.load(f)
-        return {o["name"]: np.load(os.path.join(d, o["file"])) for o in man["outputs"]}
+    """feeds: {input name: array} -> onnxruntime-node's outputs."""
+    return onnx_reference.run_onnxruntime(onnx_path,
+                                          [feeds[i.name] for i in model.graph.input])
 
 
 def main(argv=None):

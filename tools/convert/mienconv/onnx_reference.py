@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 """A plain numpy interpreter of ONNX graphs in their own NCHW semantics (float64), used as
 the independent reference for onnx_to_mien.py (test vectors, shape discovery, constant
 folding) and to verify mien_to_onnx.py exports. The onnx package in Debian 12 (1.12) has
@@ -7,11 +6,16 @@ no onnx.reference, so this covers the operators the converters handle.
     run(model, feeds, keep_all=False) -> {output name: ndarray}
         model: onnx.ModelProto or a path; feeds: {input name: array (NCHW)}
 
-CLI: onnx_reference.py MODEL.onnx INPUT.npy [...] OUT_PREFIX  (writes OUT_PREFIX.<name>.npy)
+CLI: python3 -m mienconv.onnx_reference MODEL.onnx INPUT.npy [...] OUT_PREFIX
+     (writes OUT_PREFIX.<name>.npy)
 """
 
+import json
 import math
+import os
+import subprocess
 import sys
+import tempfile
 
 import numpy as np
 import onnx
@@ -484,6 +488,25 @@ def run(model, feeds, keep_all=False):
     if keep_all:
         return vals
     return {o.name: vals[o.name] for o in g.output}
+
+
+def run_onnxruntime(model_path, arrays):
+    """Runs the ONNX file with onnxruntime-node (tools/reference/run_onnx.mjs; node and
+    `npm ci --prefix tools/reference` needed) on arrays given in the graph's input order;
+    returns {output name: array}."""
+    runner = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                          "reference", "run_onnx.mjs")
+    with tempfile.TemporaryDirectory() as d:
+        files = []
+        for i, x in enumerate(arrays):
+            p = os.path.join(d, "in%d.npy" % i)
+            np.save(p, np.ascontiguousarray(x, np.float32))
+            files.append(p)
+        subprocess.run(["node", runner, model_path] + files + [os.path.join(d, "out")],
+                       check=True, stdout=subprocess.DEVNULL)
+        with open(os.path.join(d, "out.json")) as f:
+            man = json.load(f)
+        return {o["name"]: np.load(os.path.join(d, o["file"])) for o in man["outputs"]}
 
 
 def main(argv):

@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 """Read and write .mien model files (version 1), as specified in
 include/mien/model/FORMAT.md, plus a small graph builder for converters.
 
@@ -20,7 +19,7 @@ Tensors are stored as float32 unless given as float16 arrays (any other dtype is
 converted to float32). Keys and tensor names are written sorted, so output is
 reproducible; it matches the C++ writer (include/mien/model/format.hpp) byte for byte.
 
-Self-test: /usr/bin/python3 tools/convert/mienfile.py --selftest
+Self-test: cd tools/convert && /usr/bin/python3 -m mienconv.mienfile --selftest
 """
 
 import os
@@ -30,6 +29,8 @@ import sys
 import zlib
 
 import numpy as np
+
+from . import ops as _ops
 
 MAGIC = b"MIEN"
 VERSION = 1
@@ -43,14 +44,10 @@ DT_F32, DT_F16 = 1, 2
 TYPE_NAMES = {T_INT: "int64", T_FLOAT: "float64", T_STR: "string", T_INTS: "int64[]",
               T_FLOATS: "float64[]", T_STRS: "string[]"}
 
-# Ops of FORMAT.md's table; GraphBuilder refuses others so typos fail at conversion time.
-OPS = {
-    "conv2d", "depthwise_conv2d", "dense", "max_pool", "avg_pool", "global_avg_pool", "add",
-    "mul", "concat", "pad", "upsample_nearest", "resize_bilinear", "reshape", "flatten",
-    "batch_norm", "activation", "softmax", "squeeze_excite",
-}
-ACTIVATIONS = {"none", "relu", "relu6", "clip", "leaky_relu", "prelu", "sigmoid", "tanh",
-               "swish", "hard_swish"}
+# Ops and activations come from the one op table (ops.py); GraphBuilder refuses others so
+# typos fail at conversion time.
+OPS = set(_ops.OPS)
+ACTIVATIONS = set(_ops.ACTIVATIONS)
 
 
 class I64List(list):
@@ -719,5 +716,5 @@ if __name__ == "__main__":
         for k in sorted(t):
             print(f"tensor {k} {t[k].dtype} {list(t[k].shape)}")
     else:
-        print("usage: mienfile.py --selftest | mienfile.py MODEL.mien (dump)", file=sys.stderr)
+        print("usage: python3 -m mienconv.mienfile --selftest | MODEL.mien (dump)", file=sys.stderr)
         sys.exit(2)

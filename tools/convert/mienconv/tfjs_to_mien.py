@@ -1,10 +1,9 @@
-#!/usr/bin/python3
 """Convert a TF.js graph model (model.json + .bin shards) into a .mien file.
 
-    tfjs_to_mien.py MODEL_JSON OUT.mien [--meta key=value ...] [--meta-json FILE]
-                    [--output TFNAME=NAME ...] [--input TFNAME=NAME ...]
-                    [--test-vectors DIR] [--test-input X.npy ...]
-                    [--tolerance T] [--no-check]
+    python3 -m mienconv.tfjs_to_mien MODEL_JSON OUT.mien [--meta key=value ...]
+        [--meta-json FILE] [--output TFNAME=NAME ...] [--input TFNAME=NAME ...]
+        [--test-vectors DIR] [--test-input X.npy ...] [--tolerance T] [--no-check]
+    (from tools/convert, or with PYTHONPATH=tools/convert)
 
 What it does
   * reads the weights manifest: float32, int32, and quantised weights (uint8/uint16 with
@@ -33,11 +32,12 @@ What it does
     converted model is then checked with numpy_runner against them (unless --no-check).
 
 Python API: convert(model_json) -> Converted (with .builder, a mienfile.GraphBuilder, and
-.tf_outputs / .tf_inputs name maps), used by convert_defaults.py to add nodes or metadata.
+.tf_outputs / .tf_inputs name maps), used by convert_defaults to add test vectors and
+metadata. The graph is an ir.Graph, simplified by passes.simplify before it is handed to
+the builder.
 """
 
 import argparse
-import base64
 import glob
 import json
 import os
@@ -48,145 +48,12 @@ import tempfile
 
 import numpy as np
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-import mienfile  # noqa: E402
-import numpy_runner  # noqa: E402
+from . import mienfile, numpy_runner, passes, writer
+from .ir import ConvertError, Graph
+from .tfjs_weights import decode_attr, inline_tensor, load_weights
 
-REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
-
-
-class ConversionError(Exception):
-    pass
-
-
-# ---------------------------------------------------------------------------------------
-# model.json and weights
-
-_DTYPES = {"float32": ("<f4", 4), "int32": ("<i4", 4), "bool": ("u1", 1),
-           "float16": ("<f2", 2), "uint8": ("u1", 1), "uint16": ("<u2", 2)}
-
-
-def load_weights(model_json_path, manifest):
-    """Decodes a weightsManifest into {name: ndarray} as TF.js does."""
-    base = os.path.dirname(os.path.abspath(model_json_path))
-    out = {}
-    for group in manifest:
-        chunks = []
-        for p in group.get("paths", []):
-            f = os.path.join(base, p)
-            if not os.path.isfile(f):
-                from urllib.parse import unquote
-                f = os.path.join(base, unquote(p))
-            with open(f, "rb") as fh:
-                chunks.append(fh.read())
-        buf = b"".join(chunks)
-        off = 0
-        for w in group.get("weights", []):
-            name, dtype, shape = w["name"], w["dtype"], [int(d) for d in w.get("shape", [])]
-            n = int(np.prod(shape)) if shape else 1
-            q = w.get("quantization")
-            if dtype == "string":
-                raise ConversionError(f"{model_json_path}: weight '{name}' has dtype string "
-                                      "(not supported)")
-            if q:
-                qd = q.get("dtype")
-                if qd not in ("uint8", "uint16", "float16"):
-                    raise ConversionError(f"{model_json_path}: weight '{name}' has unknown "
-                                          f"quantization dtype {qd!r}")
-                fmt, size = _DTYPES[qd]
-            else:
-                if dtype not in _DTYPES or dtype in ("uint8", "uint16", "float16"):
-                    raise ConversionError(f"{model_json_path}: weight '{name}' has unsupported "
-                                          f"dtype {dtype!r}")
-                fmt, size = _DTYPES[dtype]
-            nbytes = n * size
-            if off + nbytes > len(buf):
-                raise ConversionError(f"{model_json_path}: weight '{name}' runs past the end of "
-                                      f"its shards ({off + nbytes} > {len(buf)} bytes)")
-            raw = np.frombuffer(buf, dtype=fmt, count=n, offset=off)
-            off += nbytes
-            if q and q["dtype"] in ("uint8", "uint16"):
-                if "scale" not in q or "min" not in q:
-                    raise ConversionError(f"{model_json_path}: weight '{name}' is quantised "
-                                          "without scale/min")
-                v = raw.astype(np.float64) * float(q["scale"]) + float(q["min"])
-                val = np.round(v).astype(np.int32) if dtype == "int32" else v.astype(np.float32)
-            elif q:  # float16
-                if dtype != "float32":
-                    raise ConversionError(f"{model_json_path}: weight '{name}': float16 "
-                                          f"quantisation of {dtype}")
-                val = raw.astype(np.float32)
-            else:
-                val = raw.astype(np.int32 if dtype == "int32" else
-                                 np.bool_ if dtype == "bool" else np.float32)
-            out[name] = val.reshape(shape)
-        if off != len(buf):
-            raise ConversionError(f"{model_json_path}: weight group {group.get('paths')} has "
-                                  f"{len(buf)} bytes, the manifest describes {off}")
-    return out
-
-
-def _decode_attr(v):
-    if not isinstance(v, dict):
-        return v
-    if "list" in v:
-        lst = v["list"]
-        if "s" in lst:
-            return [base64.b64decode(x).decode("utf-8", "replace") for x in lst["s"]]
-        if "i" in lst:
-            return [int(x) for x in lst["i"]]
-        if "f" in lst:
-            return [float(x) for x in lst["f"]]
-        if "b" in lst:
-            return [bool(x) for x in lst["b"]]
-        if "type" in lst:
-            return list(lst["type"])
-        if "shape" in lst:
-            return lst["shape"]
-        return []
-    if "s" in v:
-        return base64.b64decode(v["s"]).decode("utf-8", "replace")
-    if "i" in v:
-        return int(v["i"])
-    if "f" in v:
-        return float(v["f"])
-    if "b" in v:
-        return bool(v["b"])
-    if "type" in v:
-        return v["type"]
-    if "shape" in v:
-        return v["shape"]
-    if "tensor" in v:
-        return ("tensor", v["tensor"])
-    if "func" in v:
-        return ("func", v["func"])
-    return v
-
-
-def _inline_tensor(t):
-    """Decodes an inline TensorProto (attr value of a Const) into an ndarray."""
-    dt = t.get("dtype", "DT_FLOAT")
-    shape = [int(d.get("size", 0)) for d in t.get("tensorShape", {}).get("dim", [])]
-    n = int(np.prod(shape)) if shape else 1
-    np_dt = {"DT_FLOAT": np.float32, "DT_INT32": np.int32, "DT_BOOL": np.bool_,
-             "DT_INT64": np.int64, "DT_HALF": np.float16}.get(dt)
-    if np_dt is None:
-        raise ConversionError(f"inline constant of type {dt} is not supported")
-    if "tensorContent" in t:
-        a = np.frombuffer(base64.b64decode(t["tensorContent"]), dtype=np.dtype(np_dt).newbyteorder("<"))
-    else:
-        key = {"DT_FLOAT": "floatVal", "DT_INT32": "intVal", "DT_BOOL": "boolVal",
-               "DT_INT64": "int64Val", "DT_HALF": "halfVal"}[dt]
-        vals = t.get(key, [])
-        a = np.array([float(x) if dt == "DT_FLOAT" else int(x) for x in vals], dtype=np_dt)
-        if a.size == 0:
-            a = np.zeros(1, np_dt)
-        if a.size == 1 and n != 1:
-            a = np.full(n, a[0], np_dt)
-    if a.size != n:
-        raise ConversionError(f"inline constant has {a.size} values for shape {shape}")
-    return a.reshape(shape).astype(np.float32 if dt in ("DT_FLOAT", "DT_HALF") else a.dtype)
+REPO = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                                    ".."))
 
 
 # ---------------------------------------------------------------------------------------
@@ -222,16 +89,6 @@ class Converted:
         self.source = source
 
 
-class _Node:
-    __slots__ = ("name", "op", "inputs", "attrs", "weights", "shape", "rank")
-
-    def __init__(self, name, op, inputs, attrs=None, weights=None, shape=None, rank=4):
-        self.name, self.op, self.inputs = name, op, list(inputs)
-        self.attrs = dict(attrs or {})
-        self.weights = dict(weights or {})
-        self.shape, self.rank = shape, rank
-
-
 def _short(name):
     return name[len("StatefulPartitionedCall/"):] if name.startswith("StatefulPartitionedCall/") \
         else name
@@ -243,31 +100,29 @@ class _Converter:
         self.model = model
         topo = model.get("modelTopology") or {}
         if model.get("format") not in (None, "graph-model") or "node" not in topo:
-            raise ConversionError(f"{path}: not a TF.js graph model (format "
-                                  f"{model.get('format')!r}; layers models are not supported)")
+            raise ConvertError(f"{path}: not a TF.js graph model (format "
+                               f"{model.get('format')!r}; layers models are not supported)")
         if topo.get("library", {}).get("function"):
-            raise ConversionError(f"{path}: the graph has functions (control flow), which mien "
-                                  "does not support")
+            raise ConvertError(f"{path}: the graph has functions (control flow), which mien "
+                               "does not support")
         self.tf_nodes = {}
         for n in topo["node"]:
             if n["name"] in self.tf_nodes:
-                raise ConversionError(f"{path}: duplicate node name '{n['name']}'")
+                raise ConvertError(f"{path}: duplicate node name '{n['name']}'")
             self.tf_nodes[n["name"]] = n
         self.weights = load_weights(path, model.get("weightsManifest", []))
         self.consts = {}      # tf tensor name -> ndarray
         self.alias = {}       # tf tensor name -> mien value name
-        self.nodes = []       # _Node in topological order
-        self.values = {}      # mien value -> _Node or ("input", shape)
-        self.inputs = []      # (mien name, [h, w, c])
-        self.names = set()
+        self.g = Graph()      # the .mien graph; nodes carry their TF shape and rank
+        self.values = {}      # mien value -> ir.Node or ("input", shape)
         self.input_names = {}  # tf placeholder name -> mien input name
 
     # -- helpers --------------------------------------------------------------------------
     def err(self, node, msg):
-        return ConversionError(f"{self.path}: node '{node['name']}' ({node['op']}): {msg}")
+        return ConvertError(f"{self.path}: node '{node['name']}' ({node['op']}): {msg}")
 
     def attrs(self, node):
-        return {k: _decode_attr(v) for k, v in node.get("attr", {}).items()}
+        return {k: decode_attr(v) for k, v in node.get("attr", {}).items()}
 
     def check_attrs(self, node, a, extra_ok=()):
         for k in a:
@@ -316,19 +171,20 @@ class _Converter:
         return 4 if isinstance(x, tuple) else x.rank
 
     def unique(self, name):
+        """TF node name without the StatefulPartitionedCall/ prefix; name_2, name_3... when
+        taken."""
         base = _short(name)
         n, k = base, 1
-        while n in self.names:
+        while self.g.has_name(n):
             k += 1
             n = f"{base}_{k}"
-        self.names.add(n)
         return n
 
     def emit(self, tf_name, op, inputs, attrs=None, weights=None, shape=None, rank=4):
-        n = _Node(self.unique(tf_name), op, inputs, attrs, weights, shape, rank)
-        self.nodes.append(n)
-        self.values[n.name] = n
-        self.alias[tf_name] = n.name
+        name = self.g.add(op, self.unique(tf_name), inputs, attrs, weights, shape, rank)
+        n = self.g.nodes[-1]
+        self.values[name] = n
+        self.alias[tf_name] = name
         return n
 
     # -- topological order ------------------------------------------------------------------
@@ -351,8 +207,8 @@ class _Converter:
                 for r in node.get("input", []):
                     src = r.lstrip("^").split(":")[0]
                     if src not in self.tf_nodes:
-                        raise ConversionError(f"{self.path}: node '{name}' reads unknown node "
-                                              f"'{src}'")
+                        raise ConvertError(f"{self.path}: node '{name}' reads unknown node "
+                                           f"'{src}'")
                     if src not in seen:
                         stack.append((src, False))
         return out
@@ -380,7 +236,7 @@ class _Converter:
         a = self.attrs(node)
         v = a.get("value")
         if isinstance(v, tuple) and v[0] == "tensor":
-            self.consts[name] = _inline_tensor(v[1])
+            self.consts[name] = inline_tensor(v[1])
             return
         raise self.err(node, "constant has no value in the weights manifest")
 
@@ -395,12 +251,11 @@ class _Converter:
         if shape[2] < 1:
             raise self.err(node, "input has an unknown channel count")
         name = self.input_names.get(node["name"], node["name"])
-        if name in self.names:
+        if self.g.has_name(name):
             raise self.err(node, f"input name '{name}' is already used")
-        self.names.add(name)
+        self.g.add_input(name, *shape)
         self.values[name] = ("input", shape)
         self.alias[node["name"]] = name
-        self.inputs.append((name, shape))
 
     op_PlaceholderWithDefault = op_Placeholder
 
@@ -856,71 +711,6 @@ class _Converter:
     def op_ResizeBilinear(self, node):
         self._resize(node, True)
 
-    # -- passes -----------------------------------------------------------------------------
-    def readers(self, outputs):
-        r = {}
-        for n in self.nodes:
-            for i in n.inputs:
-                r.setdefault(i, []).append(n)
-        return r
-
-    def rename(self, old, new):
-        for n in self.nodes:
-            n.inputs = [new if i == old else i for i in n.inputs]
-
-    def fuse(self, outputs):
-        """Folds batch_norm / activation nodes into their only producer."""
-        changed = True
-        while changed:
-            changed = False
-            readers = self.readers(outputs)
-            for n in list(self.nodes):
-                rs = readers.get(n.name, [])
-                if len(rs) != 1 or n.name in outputs:
-                    continue
-                m = rs[0]
-                if len(m.inputs) != 1:
-                    continue
-                weighted = n.op in ("conv2d", "depthwise_conv2d", "dense")
-                no_act = n.attrs.get("activation", "none") == "none"
-                if m.op == "batch_norm" and weighted and no_act:
-                    s = m.weights["scale"].astype(np.float64)
-                    t = m.weights["shift"].astype(np.float64)
-                    w = n.weights["weight"].astype(np.float64)
-                    b = n.weights.get("bias", np.zeros(w.shape[-1])).astype(np.float64)
-                    n.weights["weight"] = (w * s).astype(np.float32)
-                    n.weights["bias"] = (b * s + t).astype(np.float32)
-                elif m.op == "batch_norm" and n.op == "batch_norm":
-                    s = m.weights["scale"].astype(np.float64)
-                    t = m.weights["shift"].astype(np.float64)
-                    n.weights["scale"] = (n.weights["scale"] * s).astype(np.float32)
-                    n.weights["shift"] = (n.weights["shift"] * s + t).astype(np.float32)
-                elif m.op == "activation" and (weighted or n.op == "add") and no_act:
-                    n.attrs["activation"] = m.attrs["type"]
-                    for k in ("alpha", "clip"):
-                        if k in m.attrs:
-                            n.attrs[k] = m.attrs[k]
-                    if "slopes" in m.weights:
-                        n.weights["slopes"] = m.weights["slopes"]
-                else:
-                    continue
-                # n takes m's place (and name, so graph outputs and readers stay valid).
-                self.nodes.remove(m)
-                old = n.name
-                n.name = m.name
-                n.shape, n.rank = m.shape, m.rank
-                self.values[n.name] = n
-                self.rename(old, n.name)
-                changed = True
-                break
-
-    def prune(self, outputs):
-        needed = set(outputs)
-        for n in reversed(self.nodes):
-            if n.name in needed:
-                needed.update(n.inputs)
-        self.nodes = [n for n in self.nodes if n.name in needed]
-
 
 def _signature_outputs(model):
     sig = model.get("signature") or (model.get("userDefinedMetadata") or {}).get("signature")
@@ -950,46 +740,40 @@ def convert(model_json, output_names=None, output_order=None, input_names=None):
     output_names = dict(output_names or {})
     for o in output_names:
         if o not in tf_outs:
-            raise ConversionError(f"{model_json}: --output names '{o}', the model's outputs are "
-                                  f"{tf_outs}")
+            raise ConvertError(f"{model_json}: --output names '{o}', the model's outputs are "
+                               f"{tf_outs}")
     # Resolve each TF output to the mien value that computes it.
     produced = []
     for o in tf_outs:
         if o not in c.alias:
-            raise ConversionError(f"{model_json}: output '{o}' is not computed by the graph "
-                                  "(a constant?)")
+            raise ConvertError(f"{model_json}: output '{o}' is not computed by the graph "
+                               "(a constant?)")
         produced.append(c.alias[o])
     if len(set(produced)) != len(produced):
-        raise ConversionError(f"{model_json}: two outputs are the same tensor")
-    c.prune(produced)
-    c.fuse(set(produced))
-    # fuse() may have renamed a producer to its reader's name; outputs are never fused
-    # away, so names in `produced` are still valid. Now give outputs their final names.
+        raise ConvertError(f"{model_json}: two outputs are the same tensor")
+    g = c.g
+    g.outputs = list(produced)
+    # A fused pair takes the name of its last TF op (keep="consumer"); graph outputs are
+    # never fused away, so the names in `produced` stay valid.
+    passes.simplify(g, keep="consumer")
+    # Now give outputs their final names.
     final = {}
-    taken = {n.name for n in c.nodes} | {i[0] for i in c.inputs}
     for o, v in zip(tf_outs, produced):
         want = output_names.get(o, o)
         if want != v:
-            if want in taken:
-                raise ConversionError(f"{model_json}: output name '{want}' is already the "
-                                      "name of another value")
-            if isinstance(c.values.get(v), tuple):
-                raise ConversionError(f"{model_json}: output '{o}' is a graph input")
-            node = c.values[v]
-            c.rename(v, want)
-            node.name = want
-            c.values[want] = node
-            taken.discard(v)
-            taken.add(want)
+            if want in g.value_names():
+                raise ConvertError(f"{model_json}: output name '{want}' is already the "
+                                   "name of another value")
+            node = g.producer_map().get(v)
+            if node is None:
+                raise ConvertError(f"{model_json}: output '{o}' is a graph input")
+            g.rename_node(node, want)
         final[o] = want
-    b = mienfile.GraphBuilder()
-    for name, shape in c.inputs:
-        b.add_input(name, *shape)
-    shapes = {name: shape for name, shape in c.inputs}
-    for n in c.nodes:
-        b.add_node(n.op, n.name, n.inputs, n.attrs, n.weights)
+    g.outputs = [final[o] for o in tf_outs]
+    b = writer.to_builder(g)
+    shapes = {name: [h, w, ch] for name, h, w, ch in g.inputs}
+    for n in g.nodes:
         shapes[n.name] = n.shape
-    b.set_outputs([final[o] for o in tf_outs])
     tf_inputs = {}
     for name, node in c.tf_nodes.items():
         if node["op"] in ("Placeholder", "PlaceholderWithDefault"):
@@ -1008,28 +792,12 @@ def parse_meta_args(pairs, json_file=None):
     for p in pairs or []:
         key, sep, raw = p.partition("=")
         if not sep or not key:
-            raise ConversionError(f"--meta wants key=value, got '{p}'")
+            raise ConvertError(f"--meta wants key=value, got '{p}'")
         try:
             meta[key] = json.loads(raw)
         except json.JSONDecodeError:
             meta[key] = raw
-    return typed_meta(meta)
-
-
-def typed_meta(meta):
-    """JSON values -> mienfile types: number lists with any float become F64List."""
-    out = {}
-    for k, v in meta.items():
-        if isinstance(v, list) and v and all(isinstance(x, (int, float)) and
-                                             not isinstance(x, bool) for x in v) \
-                and any(isinstance(x, float) for x in v):
-            v = mienfile.F64List(v)
-        elif isinstance(v, bool):
-            v = int(v)
-        elif isinstance(v, dict) or v is None:
-            raise ConversionError(f"metadata '{k}': unsupported value {v!r}")
-        out[k] = v
-    return out
+    return writer.typed_meta(meta)
 
 
 def sanitise(name):
@@ -1048,16 +816,16 @@ def read_test_dir(d, tf_inputs, tf_outputs):
         for tf, mien in tf_inputs.items():
             f = os.path.join(d, f"{k}.input.{sanitise(tf)}.npy")
             if not os.path.isfile(f):
-                raise ConversionError(f"test vector {k}: missing {f}")
+                raise ConvertError(f"test vector {k}: missing {f}")
             ins[mien] = np.load(f)
         for tf, mien in tf_outputs.items():
             f = os.path.join(d, f"{k}.output.{sanitise(tf)}.npy")
             if not os.path.isfile(f):
-                raise ConversionError(f"test vector {k}: missing {f}")
+                raise ConvertError(f"test vector {k}: missing {f}")
             outs[mien] = np.load(f)
         tests.append((ins, outs))
     if not tests:
-        raise ConversionError(f"no test vectors (<k>.input.*.npy) in {d}")
+        raise ConvertError(f"no test vectors (<k>.input.*.npy) in {d}")
     return tests
 
 
@@ -1072,7 +840,7 @@ def run_reference(model_json, input_npys, workdir):
         prefix = os.path.join(workdir, f"ref{k}")
         r = subprocess.run(["node", script, model_json, x, prefix], capture_output=True, text=True)
         if r.returncode != 0:
-            raise ConversionError(f"reference run failed ({script}):\n{r.stderr.strip()}")
+            raise ConvertError(f"reference run failed ({script}):\n{r.stderr.strip()}")
         with open(prefix + ".json") as f:
             manifest = json.load(f)
         outs = {}
@@ -1097,14 +865,25 @@ def as_nhwc(a):
         return a.reshape(a.shape[0], a.shape[1], 1, a.shape[2])
     if a.ndim == 4:
         return a
-    raise ConversionError(f"output of rank {a.ndim} cannot be stored as NHWC")
+    raise ConvertError(f"output of rank {a.ndim} cannot be stored as NHWC")
+
+
+def add_output_args(ap, test_input_metavar, test_input_help=None):
+    """The options tfjs_to_mien and faceapi_to_mien share: metadata, reference test inputs,
+    tolerance, --no-check."""
+    ap.add_argument("--meta", action="append", default=[], metavar="KEY=VALUE")
+    ap.add_argument("--meta-json", metavar="FILE")
+    ap.add_argument("--test-input", action="append", default=[], metavar=test_input_metavar,
+                    help=test_input_help)
+    ap.add_argument("--tolerance", type=float, default=1e-4)
+    ap.add_argument("--no-check", action="store_true")
 
 
 def check_file(path, tolerance):
     ok, worst = numpy_runner.check(path, verbose=True)
     if not ok:
-        raise ConversionError(f"{path}: numpy_runner does not reproduce the reference outputs "
-                              f"(worst {worst:.3g} > tolerance {tolerance:.3g})")
+        raise ConvertError(f"{path}: numpy_runner does not reproduce the reference outputs "
+                           f"(worst {worst:.3g} > tolerance {tolerance:.3g})")
     return worst
 
 
@@ -1114,17 +893,12 @@ def main(argv=None):
                                  epilog=__doc__)
     ap.add_argument("model_json")
     ap.add_argument("out")
-    ap.add_argument("--meta", action="append", default=[], metavar="KEY=VALUE")
-    ap.add_argument("--meta-json", metavar="FILE")
+    add_output_args(ap, "X.npy", "run tools/reference/run_tfjs.mjs on it to make a test vector")
     ap.add_argument("--output", action="append", default=[], metavar="TFNAME=NAME",
                     help="name a graph output (default: the TF output node's name)")
     ap.add_argument("--input", action="append", default=[], metavar="TFNAME=NAME",
                     help="name a graph input (default: the TF placeholder's name)")
     ap.add_argument("--test-vectors", metavar="DIR")
-    ap.add_argument("--test-input", action="append", default=[], metavar="X.npy",
-                    help="run tools/reference/run_tfjs.mjs on it to make a test vector")
-    ap.add_argument("--tolerance", type=float, default=1e-4)
-    ap.add_argument("--no-check", action="store_true")
     a = ap.parse_args(argv)
     try:
         renames, in_renames = {}, {}
@@ -1132,7 +906,7 @@ def main(argv=None):
             for spec in specs:
                 k, sep, v = spec.partition("=")
                 if not sep or not k or not v:
-                    raise ConversionError(f"{opt} wants TFNAME=NAME, got '{spec}'")
+                    raise ConvertError(f"{opt} wants TFNAME=NAME, got '{spec}'")
                 dest[k[:-2] if k.endswith(":0") else k] = v
         meta = parse_meta_args(a.meta, a.meta_json)
         conv = convert(a.model_json, renames, input_names=in_renames)
@@ -1141,7 +915,7 @@ def main(argv=None):
             tests += read_test_dir(a.test_vectors, conv.tf_inputs, conv.tf_outputs)
         if a.test_input:
             if len(conv.tf_inputs) != 1:
-                raise ConversionError("--test-input needs a single-input model")
+                raise ConvertError("--test-input needs a single-input model")
             (in_name,) = conv.tf_inputs.values()
             with tempfile.TemporaryDirectory() as tmp:
                 for x, outs in run_reference(a.model_json, a.test_input, tmp):
@@ -1149,8 +923,8 @@ def main(argv=None):
                     for tf, mien in conv.tf_outputs.items():
                         key = next((k for k in outs if k in (tf, tf + ":0")), None)
                         if key is None:
-                            raise ConversionError(f"reference gave outputs {list(outs)}, "
-                                                  f"not '{tf}'")
+                            raise ConvertError(f"reference gave outputs {list(outs)}, "
+                                               f"not '{tf}'")
                         got[mien] = outs[key]
                     tests.append(({in_name: np.load(x)}, got))
         attach_tests(conv, tests)
@@ -1160,7 +934,7 @@ def main(argv=None):
         if tests and not a.no_check:
             check_file(a.out, a.tolerance)
         return 0
-    except (ConversionError, ValueError, OSError) as e:
+    except (ConvertError, ValueError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
 

@@ -1,8 +1,7 @@
-#!/usr/bin/python3
 """Convert face-api's FaceExpressionNet (weights manifest + .bin) into a .mien file.
 
-    faceapi_to_mien.py MANIFEST_JSON OUT.mien [--meta key=value ...] [--meta-json FILE]
-                       [--test-input RGB112.npy ...] [--tolerance T] [--no-check]
+    python3 -m mienconv.faceapi_to_mien MANIFEST_JSON OUT.mien [--meta key=value ...]
+        [--meta-json FILE] [--test-input RGB112.npy ...] [--tolerance T] [--no-check]
 
 face-api (npm @vladmandic/face-api, src/faceExpressionNet, src/faceFeatureExtractor) has no
 graph in its files: the network is code. This converter rebuilds it from that code:
@@ -36,11 +35,9 @@ import tempfile
 
 import numpy as np
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-import mienfile  # noqa: E402
-import tfjs_to_mien  # noqa: E402
-from tfjs_to_mien import ConversionError  # noqa: E402
+from . import tfjs_to_mien, writer
+from .tfjs_weights import load_weights
+from .ir import ConvertError, Graph
 
 MEAN_RGB = [122.782, 117.001, 104.298]
 LABELS = ["neutral", "happy", "sad", "angry", "fearful", "disgusted", "surprised"]
@@ -55,45 +52,48 @@ def normalise(rgb):
 
 
 def build(manifest_path):
-    """Returns a GraphBuilder with FaceExpressionNet (outputs set, no test vectors)."""
+    """Returns a mienfile.GraphBuilder with FaceExpressionNet (outputs set, no test
+    vectors)."""
     with open(manifest_path) as f:
         manifest = json.load(f)
-    w = tfjs_to_mien.load_weights(manifest_path, manifest)
+    w = load_weights(manifest_path, manifest)
     used = set()
 
     def get(name, shape=None):
         if name not in w:
-            raise ConversionError(f"{manifest_path}: weight '{name}' is missing (is this a "
-                                  "FaceExpressionNet manifest?)")
+            raise ConvertError(f"{manifest_path}: weight '{name}' is missing (is this a "
+                               "FaceExpressionNet manifest?)")
         a = np.asarray(w[name], np.float32)
         if shape is not None and list(a.shape) != list(shape):
-            raise ConversionError(f"{manifest_path}: weight '{name}' has shape {list(a.shape)}, "
-                                  f"expected {shape}")
+            raise ConvertError(f"{manifest_path}: weight '{name}' has shape {list(a.shape)}, "
+                               f"expected {shape}")
         used.add(name)
         return a
 
-    g = mienfile.GraphBuilder()
+    # The graph is written as face-api computes it, already fused (bias and relu in the
+    # convs and adds), so no passes run on it.
+    g = Graph()
     g.add_input(INPUT, 112, 112, 3)
 
     def sep(prefix, x, cin, cout, stride, relu):
         dw = get(f"{prefix}/depthwise_filter", [3, 3, cin, 1])[:, :, :, 0]
         pw = get(f"{prefix}/pointwise_filter", [1, 1, cin, cout])
         b = get(f"{prefix}/bias", [cout])
-        d = g.add_node("depthwise_conv2d", f"{prefix}/depthwise", [x],
+        d = g.add("depthwise_conv2d", f"{prefix}/depthwise", [x],
                        {"strides": [stride, stride], "padding": "same"}, {"weight": dw})
         attrs = {"padding": "valid"}
         if relu:
             attrs["activation"] = "relu"
-        return g.add_node("conv2d", prefix, [d], attrs, {"weight": pw, "bias": b})
+        return g.add("conv2d", prefix, [d], attrs, {"weight": pw, "bias": b})
 
     def add(name, a, b, relu):
-        return g.add_node("add", name, [a, b], {"activation": "relu"} if relu else {})
+        return g.add("add", name, [a, b], {"activation": "relu"} if relu else {})
 
     def dense_block4(prefix, x, cin, cout, first):
         if first:
             f = get(f"{prefix}/conv0/filters", [3, 3, cin, cout])
             b = get(f"{prefix}/conv0/bias", [cout])
-            out1 = g.add_node("conv2d", f"{prefix}/conv0", [x],
+            out1 = g.add("conv2d", f"{prefix}/conv0", [x],
                               {"strides": [2, 2], "padding": "same", "activation": "relu"},
                               {"weight": f, "bias": b})
         else:
@@ -111,31 +111,31 @@ def build(manifest_path):
     x = INPUT
     for i, (cin, cout) in enumerate([(3, 32), (32, 64), (64, 128), (128, 256)]):
         x = dense_block4(f"dense{i}", x, cin, cout, i == 0)
-    x = g.add_node("avg_pool", "avg_pool", [x],
+    x = g.add("avg_pool", "avg_pool", [x],
                    {"kernel": [7, 7], "strides": [2, 2], "padding": "valid"})
-    fc = g.add_node("dense", "fc", [x], {},
+    fc = g.add("dense", "fc", [x], {},
                     {"weight": get("fc/weights", [256, 7]), "bias": get("fc/bias", [7])})
-    g.add_node("softmax", OUTPUT, [fc])
-    g.set_outputs([OUTPUT])
+    g.add("softmax", OUTPUT, [fc])
+    g.outputs = [OUTPUT]
     unused = sorted(set(w) - used)
     if unused:
-        raise ConversionError(f"{manifest_path}: weights not used by FaceExpressionNet: "
-                              f"{unused}")
-    return g
+        raise ConvertError(f"{manifest_path}: weights not used by FaceExpressionNet: "
+                           f"{unused}")
+    return writer.to_builder(g)
 
 
 def reference(manifest_path, rgb_npys, workdir):
     """Runs tools/reference/run_faceapi.mjs; returns [(rgb array, probabilities [N,7])]."""
     script = os.path.join(tfjs_to_mien.REPO, "tools", "reference", "run_faceapi.mjs")
     if not os.path.isfile(script):
-        raise ConversionError(f"{script} is missing (needed to make test vectors)")
+        raise ConvertError(f"{script} is missing (needed to make test vectors)")
     out = []
     for k, f in enumerate(rgb_npys):
         prefix = os.path.join(workdir, f"faceapi{k}")
         r = subprocess.run(["node", script, "--model-dir", os.path.dirname(
             os.path.abspath(manifest_path)), f, prefix], capture_output=True, text=True)
         if r.returncode != 0:
-            raise ConversionError(f"face-api reference run failed:\n{r.stderr.strip()}")
+            raise ConvertError(f"face-api reference run failed:\n{r.stderr.strip()}")
         out.append((np.load(f), np.load(prefix + ".probabilities.npy")))
     return out
 
@@ -146,11 +146,7 @@ def main(argv=None):
                                  epilog=__doc__)
     ap.add_argument("manifest")
     ap.add_argument("out")
-    ap.add_argument("--meta", action="append", default=[], metavar="KEY=VALUE")
-    ap.add_argument("--meta-json", metavar="FILE")
-    ap.add_argument("--test-input", action="append", default=[], metavar="RGB112.npy")
-    ap.add_argument("--tolerance", type=float, default=1e-4)
-    ap.add_argument("--no-check", action="store_true")
+    tfjs_to_mien.add_output_args(ap, "RGB112.npy")
     a = ap.parse_args(argv)
     try:
         meta = tfjs_to_mien.parse_meta_args(a.meta, a.meta_json)
@@ -159,15 +155,15 @@ def main(argv=None):
             for rgb, probs in reference(a.manifest, a.test_input, tmp):
                 rgb = rgb if rgb.ndim == 4 else rgb[None]
                 if rgb.shape[1:] != (112, 112, 3):
-                    raise ConversionError(f"test input must be [1,112,112,3] RGB 0..255, got "
-                                          f"{list(rgb.shape)}")
+                    raise ConvertError(f"test input must be [1,112,112,3] RGB 0..255, got "
+                                       f"{list(rgb.shape)}")
                 g.add_test_vector({INPUT: normalise(rgb)}, {OUTPUT: probs})
         g.save(a.out, meta, a.tolerance)
         print(f"wrote {a.out}: {len(g.nodes)} nodes, {len(g.tests)} test vector(s)")
         if g.tests and not a.no_check:
             tfjs_to_mien.check_file(a.out, a.tolerance)
         return 0
-    except (ConversionError, ValueError, OSError) as e:
+    except (ConvertError, ValueError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
 

