@@ -4,7 +4,7 @@
 // runtime face-api / human users run in Node and in browsers without WebGL.
 //
 //   node bench/peers/tfjs_time.mjs MODEL INPUT.npy [--threads 1] [--seconds S] [--min-iters N]
-//        [--warmup N] [--out PREFIX] [--outputs NAME,NAME...]
+//        [--warmup N] [--warmup-seconds S] [--out PREFIX] [--outputs NAME,NAME...]
 //
 // MODEL is either
 //   - a TF.js graph model.json (e.g. human-models' blazeface-back.json, emotion.json,
@@ -28,8 +28,11 @@
 //
 // A call is timed from before execute()/forwardInput() to after dataSync() of every output
 // (the wasm backend computes synchronously; the copy out of the wasm heap is included, as
-// onnxruntime-node's result tensors are) and the disposal of the outputs. Runs --warmup (3)
-// calls, then until both --seconds and --min-iters are reached. Prints `RESULT {json}` (the
+// onnxruntime-node's result tensors are) and the disposal of the outputs. Warm-up: --warmup
+// (3) calls and at least --warmup-seconds (0.5): V8 first runs wasm with its baseline
+// compiler (Liftoff) and tiers hot functions up to TurboFan while they run, so the first
+// calls are up to 5x slower than the steady state measured here. Then it times calls until
+// both --seconds and --min-iters are reached. Prints `RESULT {json}` (the
 // same fields as ort_time.mjs); --out writes the first run's outputs as PREFIX.<k>.npy, in
 // the order of --outputs (graph output names, e.g. Identity,Identity_2) or else of
 // model.outputs.
@@ -45,7 +48,7 @@ const require = createRequire(new URL('../../tools/reference/package.json', impo
 function usage(msg, code = 2) {
   if (msg) process.stderr.write(`tfjs_time: ${msg}\n`);
   process.stderr.write('usage: tfjs_time.mjs MODEL.json|FACEAPI_MANIFEST.json INPUT.npy [--threads 1] '
-    + '[--seconds S] [--min-iters N] [--warmup N] [--out PREFIX] [--outputs NAME,...]\n');
+    + '[--seconds S] [--min-iters N] [--warmup N] [--warmup-seconds S] [--out PREFIX] [--outputs NAME,...]\n');
   process.exit(code);
 }
 
@@ -70,7 +73,7 @@ function configureWasm() {
 async function main() {
   const args = process.argv.slice(2);
   const pos = [];
-  const opt = { threads: 1, seconds: 1.0, minIters: 10, warmup: 3, out: '', outputs: '' };
+  const opt = { threads: 1, seconds: 1.0, minIters: 10, warmup: 3, warmupSeconds: 0.5, out: '', outputs: '' };
   for (let i = 0; i < args.length; ++i) {
     const a = args[i];
     const val = () => { if (i + 1 >= args.length) usage(`${a} needs a value`); return args[++i]; };
@@ -78,6 +81,7 @@ async function main() {
     else if (a === '--seconds') opt.seconds = Number(val());
     else if (a === '--min-iters') opt.minIters = Number(val());
     else if (a === '--warmup') opt.warmup = Number(val());
+    else if (a === '--warmup-seconds') opt.warmupSeconds = Number(val());
     else if (a === '--out') opt.out = val();
     else if (a === '--outputs') opt.outputs = val();
     else if (a === '-h' || a === '--help') usage();
@@ -159,7 +163,8 @@ async function main() {
 
   const first = run();
   if (opt.out) first.forEach((o, k) => writeNpy(`${opt.out}.${k}.npy`, Float32Array.from(o.data), o.shape));
-  for (let i = 0; i < opt.warmup; ++i) run();
+  const w0 = process.hrtime.bigint();
+  for (let i = 0; i < opt.warmup || Number(process.hrtime.bigint() - w0) / 1e9 < opt.warmupSeconds; ++i) run();
   const ms = [];
   const cpu = [];
   const start = process.hrtime.bigint();
