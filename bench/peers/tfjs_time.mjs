@@ -21,10 +21,12 @@
 //
 // The .wasm binaries are the ones in the installed @tensorflow/tfjs-backend-wasm package
 // (setWasmPaths to its dist/ folder). SIMD is used when WebAssembly SIMD validates (it does in
-// Node >= 16). Threads: the threaded-SIMD build cannot start in Node (the backend hard-codes
-// WASM_HAS_MULTITHREAD_SUPPORT = false under Node, tfjs#3830; forcing it fails because its
-// pthread workers are blob: URLs, which node:worker_threads refuses), so TF.js wasm runs on
-// one thread here and --threads N > 1 is an error (exit 2).
+// Node >= 16). Threads: TF.js wasm runs on one thread in Node, and --threads N > 1 is an
+// error (exit 2). The backend hard-codes WASM_HAS_MULTITHREAD_SUPPORT = false under Node
+// (tfjs#3830). Forcing the flag on makes the threaded-SIMD build fail at start: its pthread
+// workers are blob: URLs, which node:worker_threads refuses. Shimming those (worker and main
+// script written to files) lets it start, but setThreadsCount(2..8) still gives
+// getThreadsCount() = 1 (XNNPACK's pool gets no threads), so it was left out.
 //
 // A call is timed from before execute()/forwardInput() to after dataSync() of every output
 // (the wasm backend computes synchronously; the copy out of the wasm heap is included, as
@@ -90,8 +92,8 @@ async function main() {
   }
   if (pos.length !== 2) usage('need MODEL and INPUT.npy');
   if (opt.threads !== 1) {
-    usage('TF.js wasm runs 1 thread in Node (its threaded build needs blob: pthread workers, '
-      + 'which node:worker_threads refuses; tfjs#3830)');
+    usage('TF.js wasm runs 1 thread in Node (its threaded build is off under Node, tfjs#3830: '
+      + 'its pthread workers are blob: URLs, which node:worker_threads refuses)');
   }
   let [modelPath] = pos;
   const isDir = fs.existsSync(modelPath) && fs.statSync(modelPath).isDirectory();
