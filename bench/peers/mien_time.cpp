@@ -2,7 +2,7 @@
 //
 //   mien_time MODEL.mien INPUT.npy [--threads N] [--isa auto|scalar|avx2|avx512] [--batch N]
 //             [--seconds S] [--min-iters N] [--out PREFIX] [--profile [--top K]]
-//   mien_time --pipeline [IMAGE] [--threads N] [--isa ...] [--seconds S] [--out PREFIX]
+//   mien_time --pipeline [IMAGE] [--threads N] [--isa ...] [--seconds S] [--out PREFIX] [--fast]
 //
 // Model mode loads a .mien, reads an NHWC float32 .npy input (rank 3 gets a batch of 1;
 // --batch N repeats its images cyclically to N), plans a Session once, then runs it until
@@ -14,9 +14,12 @@
 // --profile prints the per-layer table of include/mien/model/profile.hpp instead.
 //
 // Pipeline mode times Pipeline::analyze on IMAGE (default: the 640x480 benchmark scene of
-// bench/peers/scene.hpp), then detection only, classification only (given the faces), and
-// each model alone on exactly the tensors the pipeline builds (the detector's letterboxed
-// input, the batch of face crops of each classifier). --out writes those tensors as
+// bench/peers/scene.hpp) with the default models (Pipeline::default_models: blazeface, the
+// emotion ensemble big-XCEPTION + FaceExpressionNet with the mirror image for unsure faces,
+// gender; --fast: big-XCEPTION alone), then detection only, classification only (given the
+// faces), and each model alone on exactly the tensors the pipeline builds (the detector's
+// letterboxed input, the batch of face crops of each classifier; the mirror crops that the
+// ensemble adds for unsure faces are not among them). --out writes those tensors as
 // PREFIX.<model>.npy so that peers can be timed on the same inputs.
 #include <algorithm>
 #include <chrono>
@@ -51,7 +54,7 @@ using namespace mien;
       "                 [--batch N] [--seconds S] [--min-iters N] [--out PREFIX]\n"
       "                 [--profile [--top K]]\n"
       "       mien_time --pipeline [IMAGE] [--threads N] [--isa ...] [--seconds S]\n"
-      "                 [--weights DIR] [--out PREFIX]\n");
+      "                 [--weights DIR] [--out PREFIX] [--fast]\n");
   std::exit(2);
 }
 
@@ -175,7 +178,7 @@ struct Args {
   std::vector<std::string> positional;
   int threads = 1, batch = 0, top = 0;
   std::string isa = "auto", out, weights;
-  bool profile = false, pipeline = false;
+  bool profile = false, pipeline = false, fast = false;
   TimingOptions timing;
 };
 
@@ -254,8 +257,15 @@ PipelineModels load_models(const Args& a) {
         a.weights.empty() ? std::string(MIEN_SOURCE_DIR) + "/weights" : a.weights;
     return Model::load(dir + "/" + name + ".mien", mo);
   };
+  // As Pipeline::default_models(dir, a.fast), with the ISA of --isa.
   m.detector = load("blazeface");
   m.emotion.push_back(load("emotion"));
+  if (!a.fast) {
+    m.emotion.push_back(load("face_expression"));
+    m.emotion_weights = {DefaultEnsemble::xception_weight, DefaultEnsemble::expression_weight};
+    m.emotion_flip = {false, true};
+    m.mirror_margin = DefaultEnsemble::mirror_margin;
+  }
   m.gender = load("gender");
   return m;
 }
@@ -296,10 +306,13 @@ int run_pipeline(const Args& a) {
   };
   const Tensor emo_in = crops_for(models.emotion[0]);
   const Tensor gen_in = crops_for(models.gender);
+  const bool fe = models.emotion.size() > 1;
+  const Tensor fe_in = fe ? crops_for(models.emotion[1]) : Tensor(Shape(1, 1, 1, 1));
   if (!a.out.empty()) {
     write_npy(a.out + ".blazeface.npy", det_in.view());
     write_npy(a.out + ".emotion.npy", emo_in.view());
     write_npy(a.out + ".gender.npy", gen_in.view());
+    if (fe) write_npy(a.out + ".face_expression.npy", fe_in.view());
   }
 
   const Timing t_all = time_it([&] { pipeline.analyze(img, opt); }, a.timing);
@@ -310,18 +323,26 @@ int run_pipeline(const Args& a) {
   const Timing m_det = time_it([&] { s_det.run(det_in.view()); }, a.timing);
   const Timing m_emo = time_it([&] { s_emo.run(emo_in.view()); }, a.timing);
   const Timing m_gen = time_it([&] { s_gen.run(gen_in.view()); }, a.timing);
-  const double model_sum = m_det.median_ms + m_emo.median_ms + m_gen.median_ms;
+  Timing m_fe;
+  if (fe) {
+    Session s_fe(models.emotion[1], a.threads);
+    m_fe = time_it([&] { s_fe.run(fe_in.view()); }, a.timing);
+  }
+  const double model_sum = m_det.median_ms + m_emo.median_ms + m_gen.median_ms + m_fe.median_ms;
 
   std::printf("%s (%dx%d), isa %s, threads %d: %zu faces\n", what.c_str(), img.width, img.height,
               isa_name(models.detector.isa()), a.threads, faces.size());
   std::printf("  analyze            %8.3f ms  (%d runs; min %.3f, mean %.3f, cpu %.3f ms)\n",
               t_all.median_ms, t_all.iters, t_all.min_ms, t_all.mean_ms, t_all.cpu_ms);
   std::printf("  detect only        %8.3f ms\n", t_det.median_ms);
-  std::printf("  classify only      %8.3f ms  (emotion + gender, %zu faces)\n", t_cls.median_ms,
-              faces.size());
+  std::printf("  classify only      %8.3f ms  (%s + gender, %zu faces)\n", t_cls.median_ms,
+              fe ? "emotion ensemble" : "emotion", faces.size());
   std::printf("  blazeface model    %8.3f ms  %s\n", m_det.median_ms, det_in.shape().str().c_str());
   std::printf("  emotion model      %8.3f ms  %s\n", m_emo.median_ms, emo_in.shape().str().c_str());
   std::printf("  gender model       %8.3f ms  %s\n", m_gen.median_ms, gen_in.shape().str().c_str());
+  if (fe)
+    std::printf("  face_expression    %8.3f ms  %s (without the mirror crops of unsure faces)\n",
+                m_fe.median_ms, fe_in.shape().str().c_str());
   std::printf("  sum of models      %8.3f ms  (pre/post-processing: %.3f ms)\n", model_sum,
               t_all.median_ms - model_sum);
   std::printf(
@@ -331,11 +352,15 @@ int run_pipeline(const Args& a) {
       "\"gender_ms\":%.6f,\"models_ms\":%.6f,\"analyze_min_ms\":%.6f,"
       "\"analyze_mean_ms\":%.6f,\"analyze_cpu_ms\":%.6f,\"blazeface_cpu_ms\":%.6f,\"emotion_cpu_"
       "ms\":%.6f,"
-      "\"gender_cpu_ms\":%.6f}\n",
+      "\"gender_cpu_ms\":%.6f%s}\n",
       what.c_str(), img.width, img.height, isa_name(models.detector.isa()), a.threads, faces.size(),
       t_all.median_ms, t_det.median_ms, t_cls.median_ms, m_det.median_ms, m_emo.median_ms,
       m_gen.median_ms, model_sum, t_all.min_ms, t_all.mean_ms, t_all.cpu_ms, m_det.cpu_ms,
-      m_emo.cpu_ms, m_gen.cpu_ms);
+      m_emo.cpu_ms, m_gen.cpu_ms,
+      fe ? (",\"ensemble\":true,\"face_expression_ms\":" + std::to_string(m_fe.median_ms) +
+            ",\"face_expression_cpu_ms\":" + std::to_string(m_fe.cpu_ms))
+               .c_str()
+         : ",\"ensemble\":false");
   return 0;
 }
 
@@ -372,6 +397,8 @@ int main(int argc, char** argv) {
         a.profile = true;
       else if (s == "--pipeline")
         a.pipeline = true;
+      else if (s == "--fast")
+        a.fast = true;
       else if (s == "-h" || s == "--help")
         usage();
       else if (!s.empty() && s[0] == '-')

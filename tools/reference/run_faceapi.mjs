@@ -11,7 +11,9 @@
 // Bundle choice: dist/face-api.node.js requires @tensorflow/tfjs-node (native, downloads
 // libtensorflow at install: not usable here). dist/face-api.node-wasm.js requires only
 // @tensorflow/tfjs and @tensorflow/tfjs-backend-wasm (pure JS + .wasm shipped in the npm
-// tarball), so it loads; we then select the `cpu` backend, so the wasm backend is never used.
+// tarball), so it loads; we then select the `cpu` backend, so the wasm backend is never used
+// here (bench/peers/tfjs_time.mjs imports loadFaceApi and defaultModelDir and runs the same
+// net on the wasm backend).
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -27,7 +29,7 @@ function usage(msg) {
   process.exit(2);
 }
 
-function defaultModelDir() {
+export function defaultModelDir() {
   const cache = process.env.MIEN_MODEL_CACHE || path.join(os.homedir(), '.cache', 'mien', 'models');
   const candidates = [
     path.join(cache, 'vladmandic-face-api-1.7.15', 'package', 'model'),
@@ -36,12 +38,13 @@ function defaultModelDir() {
   return candidates.find((d) => fs.existsSync(path.join(d, 'face_expression_model-weights_manifest.json')));
 }
 
-/** Load face-api (node-wasm bundle) on the cpu backend; returns { faceapi, tf }. */
-export async function loadFaceApi() {
+/** Load face-api (node-wasm bundle) on a backend (default cpu); returns { faceapi, tf }.
+ *  For 'wasm', configure @tensorflow/tfjs-backend-wasm (setWasmPaths...) before calling. */
+export async function loadFaceApi(backend = 'cpu') {
   const faceapi = require('@vladmandic/face-api/dist/face-api.node-wasm.js');
   const { tf } = faceapi;
   tf.env().set('PROD', true); // silences only the "install tfjs-node" banner
-  await tf.setBackend('cpu');
+  if (!(await tf.setBackend(backend))) throw new Error(`TF.js backend ${backend} failed to initialise`);
   await tf.ready();
   return { faceapi, tf };
 }
@@ -89,4 +92,6 @@ async function main() {
   tf.dispose([x, probs]);
 }
 
-main().catch((e) => { process.stderr.write(`run_faceapi: ${e.stack || e}\n`); process.exit(1); });
+if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('run_faceapi.mjs')) {
+  main().catch((e) => { process.stderr.write(`run_faceapi: ${e.stack || e}\n`); process.exit(1); });
+}
