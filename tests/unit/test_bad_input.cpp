@@ -322,6 +322,27 @@ TEST_CASE("bad input: a JPEG with fill bytes before its SOI is checked as a JPEG
   CHECK(decode_image(good.data(), good.size(), "good.jpg").width == 8);
 }
 
+TEST_CASE("bad input: a PNG chunk longer than the file is refused before stb allocates it") {
+  // fuzz_image: a 279-byte PNG whose third IDAT claims 1.2 GB made stb grow its buffer to
+  // 2 GB before finding the data missing. The chunk walk refuses it first.
+  const std::string path =
+      std::string(MIEN_SOURCE_DIR) + "/tests/fuzz/corpus/image/png_idat_claims_1gb.png";
+  std::ifstream in(path, std::ios::binary);
+  const Bytes png((std::istreambuf_iterator<char>(in)), {});
+  REQUIRE(png.size() == 279);
+  const std::string e = error_of([&] { decode_image(png.data(), png.size(), "huge.png"); });
+  CHECK(contains(e, "huge.png"));
+  CHECK(contains(e, "chunk IDAT at byte 163 claims 1224736874 bytes"));
+  // A valid PNG cut inside its IDAT is refused the same way; with bytes after IEND it decodes.
+  const Bytes good = small_png();
+  const Bytes cut(good.begin(), good.end() - 20);
+  CHECK(contains(error_of([&] { decode_image(cut.data(), cut.size(), "cut.png"); }), "claims"));
+  Bytes trailing = good;
+  trailing.insert(trailing.end(), {0xFF, 0xFF, 0xFF, 0xFF, 'J', 'U', 'N', 'K'});
+  CHECK(decode_image(trailing.data(), trailing.size(), "trailing.png").width ==
+        decode_image(good.data(), good.size(), "good.png").width);
+}
+
 TEST_CASE("bad input: a zero-length PNG IDAT chunk is dropped before stb sees it") {
   // stb copied it with memcpy(NULL, p, 0): undefined behaviour (UBSan aborts, see the
   // image fuzz target's seed corpus).

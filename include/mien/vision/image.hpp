@@ -326,6 +326,25 @@ inline std::string tga_truncation(const uint8_t* d, std::size_t n) {
 }
 
 // GIF: only the first frame matters, so the data must reach the end of its LZW blocks.
+// stb_image grows its IDAT buffer to a chunk's declared length before reading the chunk,
+// so a 300-byte file whose chunk claims 1.2 GB makes it allocate 2 GB (found by fuzz_image).
+// Every chunk up to IEND must fit in the data; returns what is wrong, or "" if nothing.
+inline std::string png_truncation(const uint8_t* d, std::size_t n) {
+  for (std::size_t p = 8; p + 8 <= n;) {
+    const uint64_t length = read_u32(d + p, true);
+    if (length > 0x7fffffffu || length > n - p - 8) {
+      std::string type(reinterpret_cast<const char*>(d + p + 4), 4);
+      for (char& c : type) c = std::isalpha(static_cast<unsigned char>(c)) ? c : '?';
+      return "truncated or corrupt PNG: chunk " + type + " at byte " + std::to_string(p) +
+             " claims " + std::to_string(length) + " bytes, " + std::to_string(n - p - 8) +
+             " remain";
+    }
+    if (std::memcmp(d + p + 4, "IEND", 4) == 0) break;
+    p += std::size_t(length) + 12;  // length, type, data, CRC
+  }
+  return "";
+}
+
 inline std::string gif_truncation(const uint8_t* d, std::size_t n) {
   const char* const cut = "truncated GIF: first frame incomplete";
   if (n < 13) return cut;
@@ -542,10 +561,13 @@ inline Image decode_image(const uint8_t* data, std::size_t size, const std::stri
   if (!data || size == 0) image_error(origin, "empty image file");
   if (size > std::size_t(INT_MAX)) image_error(origin, "image file too large (", size, " bytes)");
   std::vector<uint8_t> repaired;
-  if (size > 8 && std::memcmp(data, "\x89PNG\r\n\x1a\n", 8) == 0 &&
-      detail::strip_empty_png_idat(data, size, repaired)) {
-    data = repaired.data();
-    size = repaired.size();
+  if (size > 8 && std::memcmp(data, "\x89PNG\r\n\x1a\n", 8) == 0) {
+    const std::string cut = detail::png_truncation(data, size);
+    if (!cut.empty()) image_error(origin, cut);
+    if (detail::strip_empty_png_idat(data, size, repaired)) {
+      data = repaired.data();
+      size = repaired.size();
+    }
   }
   const int len = int(size);
   const int64_t max_pixels = std::min<int64_t>(limits.max_pixels, MIEN_MAX_IMAGE_PIXELS);
