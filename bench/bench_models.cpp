@@ -35,6 +35,7 @@ const Model& bench_model(const std::string& name, Isa isa) {
     ModelOptions o;
     o.force_isa = true;
     o.isa = isa;
+    o.test_vectors = true;  // batch_input() runs the test-vector inputs
     it = cache
              .emplace(key,
                       Model::load(std::string(MIEN_SOURCE_DIR) + "/weights/" + name + ".mien", o))
