@@ -15,12 +15,11 @@
 #include <cstring>
 #include <fstream>
 #include <map>
-#include <new>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include "mien/core/error.hpp"
+#include "mien/core/tensor.hpp"
 #include "mien/model/metadata.hpp"
 
 namespace mien {
@@ -33,21 +32,25 @@ constexpr int kMaxTensorRank = 8;
 
 enum class DType : uint8_t { F32 = 1, F16 = 2 };
 
+// Element count and "[a,b,c]" text of a tensor shape.
+inline int64_t dims_count(const std::vector<int64_t>& dims) {
+  int64_t n = 1;
+  for (int64_t d : dims) n *= d;
+  return n;
+}
+inline std::string dims_str(const std::vector<int64_t>& dims) {
+  std::string s = "[";
+  for (std::size_t i = 0; i < dims.size(); ++i) s += (i ? "," : "") + std::to_string(dims[i]);
+  return s + "]";
+}
+
 // A named tensor as stored in the file, always held as float32 in memory.
 struct FileTensor {
   std::vector<int64_t> dims;
   std::vector<float> data;
 
-  int64_t count() const {
-    int64_t n = 1;
-    for (int64_t d : dims) n *= d;
-    return n;
-  }
-  std::string shape_str() const {
-    std::string s = "[";
-    for (std::size_t i = 0; i < dims.size(); ++i) s += (i ? "," : "") + std::to_string(dims[i]);
-    return s + "]";
-  }
+  int64_t count() const { return dims_count(dims); }
+  std::string shape_str() const { return dims_str(dims); }
 };
 
 struct MienFile {
@@ -62,16 +65,8 @@ struct TensorEntry {
   const uint8_t* bytes = nullptr;  // nbytes of little-endian f32 or f16 values
   uint64_t nbytes = 0;
 
-  int64_t count() const {
-    int64_t n = 1;
-    for (int64_t d : dims) n *= d;
-    return n;
-  }
-  std::string shape_str() const {
-    std::string s = "[";
-    for (std::size_t i = 0; i < dims.size(); ++i) s += (i ? "," : "") + std::to_string(dims[i]);
-    return s + "]";
-  }
+  int64_t count() const { return dims_count(dims); }
+  std::string shape_str() const { return dims_str(dims); }
   // The values as float32 in place, when the bytes are f32 and aligned for float (files are
   // 64-byte aligned from their start, so a buffer aligned likewise gives aligned tensors).
   const float* f32_in_place() const {
@@ -392,41 +387,20 @@ inline std::vector<uint8_t> read_file_bytes(const std::string& path) {
   return bytes;
 }
 
-// Bytes in one 64-byte aligned allocation (uninitialised), move-only: a file read into it
-// has its f32 tensors aligned for float, so they can be viewed in place.
+// Bytes in one 64-byte aligned allocation, move-only: a file read into it has its f32
+// tensors aligned for float, so they can be viewed in place.
 class AlignedBytes {
  public:
   AlignedBytes() = default;
-  explicit AlignedBytes(std::size_t size) : size_(size) {
-    if (size == 0) return;
-    data_ = static_cast<uint8_t*>(::operator new(size, std::align_val_t(kDataAlignment)));
-  }
-  AlignedBytes(const AlignedBytes&) = delete;
-  AlignedBytes& operator=(const AlignedBytes&) = delete;
-  AlignedBytes(AlignedBytes&& o) noexcept
-      : data_(std::exchange(o.data_, nullptr)), size_(std::exchange(o.size_, 0)) {}
-  AlignedBytes& operator=(AlignedBytes&& o) noexcept {
-    if (this != &o) {
-      release();
-      data_ = std::exchange(o.data_, nullptr);
-      size_ = std::exchange(o.size_, 0);
-    }
-    return *this;
-  }
-  ~AlignedBytes() { release(); }
-  uint8_t* data() { return data_; }
-  const uint8_t* data() const { return data_; }
+  explicit AlignedBytes(std::size_t size) : buffer_((size + 3) / 4), size_(size) {}
+  uint8_t* data() { return reinterpret_cast<uint8_t*>(buffer_.data()); }
+  const uint8_t* data() const { return reinterpret_cast<const uint8_t*>(buffer_.data()); }
   std::size_t size() const { return size_; }
   // Keeps the first n bytes (n <= size()).
   void shrink(std::size_t n) { size_ = std::min(size_, n); }
 
  private:
-  void release() {
-    if (data_) ::operator delete(data_, std::align_val_t(kDataAlignment));
-    data_ = nullptr;
-    size_ = 0;
-  }
-  uint8_t* data_ = nullptr;
+  AlignedBuffer buffer_;  // floats, 64-byte aligned (core/tensor.hpp)
   std::size_t size_ = 0;
 };
 

@@ -53,11 +53,7 @@ class WeightTensor {
   std::size_t size() const { return view_ ? view_count_ : owned_.size(); }
   bool empty() const { return size() == 0; }
   bool is_view() const { return view_ != nullptr; }
-  int64_t count() const {
-    int64_t n = 1;
-    for (int64_t d : dims) n *= d;
-    return n;
-  }
+  int64_t count() const { return dims_count(dims); }
   std::vector<float> values() const { return std::vector<float>(data(), data() + size()); }
   // Writable values; a view is copied first (copy on write).
   std::vector<float>& mutable_values() {
@@ -68,11 +64,7 @@ class WeightTensor {
     }
     return owned_;
   }
-  std::string shape_str() const {
-    std::string s = "[";
-    for (std::size_t i = 0; i < dims.size(); ++i) s += (i ? "," : "") + std::to_string(dims[i]);
-    return s + "]";
-  }
+  std::string shape_str() const { return dims_str(dims); }
   FileTensor to_file() const {
     FileTensor f;
     f.dims = dims;
