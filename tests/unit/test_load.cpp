@@ -5,6 +5,7 @@
 #include <random>
 
 #include "mien/mien.hpp"
+#include "mien/vision/embedded_models.hpp"
 #include "test_util.hpp"
 
 namespace mien {
@@ -54,6 +55,20 @@ TEST_CASE("load: weights are views of the file bytes, and are dropped after pack
   CHECK(loaded.graph().weights.empty());
   CHECK(loaded.graph().nodes.empty());
   CHECK(loaded.graph().meta.get_string("model.task") == "emotion");
+}
+
+TEST_CASE("load: embedded models are viewed in place") {
+#if MIEN_HAS_EMBEDDED_MODELS
+  for (const char* name : kShipped) {
+    CAPTURE(name);
+    const EmbeddedModel e = embedded_model(name);
+    REQUIRE(e.available());
+    const GraphDef g = graph_from_view(parse_mien_view(e.data, e.size, name), name);
+    for (const auto& kv : g.weights) CHECK(kv.second.is_view());
+  }
+#else
+  MESSAGE("built without embedded models");
+#endif
 }
 
 TEST_CASE("load: unaligned bytes are copied with memcpy, not read in place") {
