@@ -61,7 +61,7 @@ TEST_CASE("op registry: entries are consistent") {
   for (const OpSpec& s : op_registry()) {
     CAPTURE(s.name);
     CHECK(seen.insert(s.name).second);
-    CHECK(s.make != nullptr);
+    CHECK(bool(s.make));
     CHECK(s.min_inputs >= 1);
     CHECK((s.max_inputs == -1 || s.max_inputs >= s.min_inputs));
     CHECK(find_op_spec(s.name) == &s);
