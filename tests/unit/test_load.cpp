@@ -156,6 +156,16 @@ TEST_CASE("load: a missing or misshapen test tensor still fails every load") {
                        "4-D"));
 }
 
+TEST_CASE("load: a mistyped test.count names the file and the key") {
+  MienFile f = read_mien(weights_path("gender"));
+  f.meta.set("test.count", std::string("two"));
+  const std::vector<uint8_t> b = serialize_mien(f);
+  const std::string e =
+      test::error_of([&] { Model::from_memory(b.data(), b.size(), "typo.mien"); });
+  CHECK(test::contains(e, "typo.mien"));
+  CHECK(test::contains(e, "test.count"));
+}
+
 TEST_CASE("load: nominal input shapes take height and width apart") {
   GraphBuilder b;
   const std::string x = b.input("x", -1, -1, 3);

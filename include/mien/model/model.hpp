@@ -55,8 +55,8 @@ class Model {
   static Model from_memory(const void* data, std::size_t size, const std::string& origin,
                            const ModelOptions& options = {}) {
     const MienView file = parse_mien_view(static_cast<const uint8_t*>(data), size, origin);
-    const int64_t tests = file.meta.get_int("test.count", 0);  // range-checked by graph_from_view
     GraphDef graph = graph_from_view(file, origin, options.test_vectors);
+    const int64_t tests = file.meta.get_int("test.count", 0);  // type and range checked above
     return Model(std::move(graph), options, origin, std::size_t(tests));
   }
 
