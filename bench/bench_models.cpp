@@ -35,6 +35,7 @@ const Model& bench_model(const std::string& name, Isa isa) {
     ModelOptions o;
     o.force_isa = true;
     o.isa = isa;
+    o.test_vectors = true;  // batch_input() runs the test-vector inputs
     it = cache
              .emplace(key,
                       Model::load(std::string(MIEN_SOURCE_DIR) + "/weights/" + name + ".mien", o))
@@ -101,6 +102,21 @@ void model_args(benchmark::internal::Benchmark* b) {
   b->UseRealTime();
   b->Unit(benchmark::kMillisecond);
 }
+
+// Model::load from the file: read, checksum, parse, optimise, pack (the default ISA).
+// Counter file_MB: the file's size.
+void BM_ModelLoad(benchmark::State& state, const char* name) {
+  const std::string path = std::string(MIEN_SOURCE_DIR) + "/weights/" + name + ".mien";
+  for (auto _ : state) {
+    const Model m = Model::load(path);
+    benchmark::DoNotOptimize(m.steps().data());
+  }
+  state.counters["file_MB"] = double(read_file_bytes(path).size()) / 1e6;
+}
+BENCHMARK_CAPTURE(BM_ModelLoad, blazeface, "blazeface")->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_ModelLoad, emotion, "emotion")->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_ModelLoad, gender, "gender")->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_ModelLoad, face_expression, "face_expression")->Unit(benchmark::kMillisecond);
 
 BENCHMARK_CAPTURE(BM_Model, blazeface, "blazeface")->Apply(model_args);
 BENCHMARK_CAPTURE(BM_Model, emotion, "emotion")->Apply(model_args);

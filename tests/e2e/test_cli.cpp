@@ -62,6 +62,20 @@ TEST_CASE("cli: info and check on the shipped models") {
   }
 }
 
+TEST_CASE("cli: info --size HxW sets height and width of a model that accepts any size") {
+  // --size used to take H for both sides.
+  GraphBuilder b;
+  const std::string x = b.input("image", -1, -1, 3);
+  const std::string y = b.max_pool(x, 2, 2);
+  const std::string path = test::temp_dir("info_size") + "/any_size.mien";
+  write_mien(path, graph_to_file(b.build({y})));
+  const auto r = mien_cli("info --size 32x48 " + quote(path));
+  INFO(r.out);
+  CHECK(r.status == 0);
+  CHECK(r.out.find("1x16x24x3") != std::string::npos);  // output of a 2x2/2 pool on 32x48
+  CHECK(r.out.find("1x16x16x3") == std::string::npos);
+}
+
 TEST_CASE("cli: check fails on a wrong reference and on damaged files") {
   const std::string dir = test::temp_dir("check");
   MienFile f = read_mien(source_path("weights/gender.mien"));

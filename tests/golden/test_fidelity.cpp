@@ -45,14 +45,18 @@ namespace {
 
 using namespace mien;
 
-constexpr double kClassifierAbs = 1e-5;  // probabilities, absolute
-constexpr double kDetectorRel = 1e-4;    // raw outputs, max |d| / max(1, max |ref|) per tensor
+constexpr double kClassifierAbs = 1e-5;       // probabilities, absolute
+constexpr double kDetectorRel = 1e-4;         // raw outputs, max |d| / max(1, max |ref|) per tensor
 constexpr double kDetectorElementRel = 2e-4;  // raw outputs, |d| / max(1, |ref|) per element
-constexpr double kTorchRel = 1e-4;       // ONNX Runtime outputs, |d| / max(1, |ref|)
+constexpr double kTorchRel = 1e-4;            // ONNX Runtime outputs, |d| / max(1, |ref|)
 
-std::string source_path(const std::string& rel) { return std::string(MIEN_SOURCE_DIR) + "/" + rel; }
+std::string source_path(const std::string& rel) {
+  return std::string(MIEN_SOURCE_DIR) + "/" + rel;
+}
 
-std::string isa_now() { return isa_name(default_isa()); }
+std::string isa_now() {
+  return isa_name(default_isa());
+}
 
 // ---- .npy fixtures (float32, little-endian, C order) ----------------------------------
 struct NpyArray {
@@ -155,7 +159,9 @@ int argmax_mismatches(const float* a, const float* b, int64_t n, int64_t classes
 }
 
 Model load_model(const std::string& path) {
-  Model m = Model::load(path);
+  ModelOptions o;
+  o.test_vectors = true;  // for check_test_vectors and the per-vector comparisons
+  Model m = Model::load(path, o);
   REQUIRE(m.isa() == default_isa());
   return m;
 }
@@ -174,7 +180,9 @@ struct AnchorScores {
   std::vector<float> mien, ref;
 };
 
-float sigmoid(float x) { return 1.f / (1.f + std::exp(-x)); }
+float sigmoid(float x) {
+  return 1.f / (1.f + std::exp(-x));
+}
 
 // The same best anchor; the same anchors at or above `threshold`, ranked the same way.
 void check_score_ranking(const AnchorScores& s, float threshold, const std::string& what) {
@@ -188,9 +196,8 @@ void check_score_ranking(const AnchorScores& s, float threshold, const std::stri
     std::vector<int64_t> idx;
     for (int64_t i = 0; i < n; ++i)
       if (sigmoid(v[std::size_t(i)]) >= threshold) idx.push_back(i);
-    std::stable_sort(idx.begin(), idx.end(), [&](int64_t a, int64_t b) {
-      return v[std::size_t(a)] > v[std::size_t(b)];
-    });
+    std::stable_sort(idx.begin(), idx.end(),
+                     [&](int64_t a, int64_t b) { return v[std::size_t(a)] > v[std::size_t(b)]; });
     return idx;
   };
   const std::vector<int64_t> a = above(s.mien), b = above(s.ref);
@@ -217,9 +224,9 @@ TEST_CASE("fidelity: every weights/*.mien reproduces its embedded original-runti
     const CheckReport report = check_test_vectors(model);
     double worst_abs = 0;
     for (const OutputCheck& o : report.outputs) worst_abs = std::max(worst_abs, o.max_abs);
-    MESSAGE(name, " [", isa_now(), "] check_test_vectors: ", g.tests.size(),
-            " vector(s), max abs ", fmt(worst_abs), ", max rel ", fmt(report.worst_rel()),
-            " (file tolerance ", fmt(report.tolerance), ")");
+    MESSAGE(name, " [", isa_now(), "] check_test_vectors: ", g.tests.size(), " vector(s), max abs ",
+            fmt(worst_abs), ", max rel ", fmt(report.worst_rel()), " (file tolerance ",
+            fmt(report.tolerance), ")");
     CHECK(report.passed());
 
     // The issue's requirements, explicitly.
@@ -246,18 +253,17 @@ TEST_CASE("fidelity: every weights/*.mien reproduces its embedded original-runti
           CHECK_MESSAGE(d.norm_rel <= kDetectorRel, name, " test ", k, " output ", g.outputs[o],
                         ": tensor-wise rel ", fmt(d.norm_rel));
           CHECK_MESSAGE(d.max_rel <= kDetectorElementRel, name, " test ", k, " output ",
-                        g.outputs[o], ": rel ", fmt(d.max_rel), " at element ", d.worst,
-                        " (ref ", ref.data()[std::max<int64_t>(0, d.worst)], ")");
+                        g.outputs[o], ": rel ", fmt(d.max_rel), " at element ", d.worst, " (ref ",
+                        ref.data()[std::max<int64_t>(0, d.worst)], ")");
           if (std::find(score_outputs.begin(), score_outputs.end(), g.outputs[o]) !=
               score_outputs.end()) {
             vector_scores.mien.insert(vector_scores.mien.end(), outs[o].data,
                                       outs[o].data + ref.size());
-            vector_scores.ref.insert(vector_scores.ref.end(), ref.data(),
-                                     ref.data() + ref.size());
+            vector_scores.ref.insert(vector_scores.ref.end(), ref.data(), ref.data() + ref.size());
           }
         } else {
-          CHECK_MESSAGE(d.max_abs <= kClassifierAbs, name, " test ", k, " output ",
-                        g.outputs[o], ": abs ", fmt(d.max_abs));
+          CHECK_MESSAGE(d.max_abs <= kClassifierAbs, name, " test ", k, " output ", g.outputs[o],
+                        ": abs ", fmt(d.max_abs));
           argmax_bad += argmax_mismatches(outs[o].data, ref.data(), ref.size(), ref.shape().c);
         }
       }
@@ -331,8 +337,8 @@ TEST_CASE("fidelity: classifiers on the committed face crops match TF.js and fac
         REQUIRE(img.height == in.h);
         x = Tensor(Shape(1, img.height, img.width, 3));
         for (std::size_t i = 0; i < img.rgb.size(); ++i)
-          x.data()[i] = float(double(img.rgb[i]) * scale[i % scale.size()] +
-                              offset[i % offset.size()]);
+          x.data()[i] =
+              float(double(img.rgb[i]) * scale[i % scale.size()] + offset[i % offset.size()]);
       } else {
         const NpyArray a = load_npy(faces + "/" + id + ".gray64.npy");
         REQUIRE(a.shape == std::vector<int64_t>{1, in.h, in.w, in.c});
@@ -357,10 +363,10 @@ TEST_CASE("fidelity: classifiers on the committed face crops match TF.js and fac
     REQUIRE(yb.shape.size() == int64_t(batch_ref.size()));
     const Diff db = compare(yb.data, batch_ref.data(), yb.shape.size());
     const int batch_bad = argmax_mismatches(yb.data, batch_ref.data(), yb.shape.size(), yb.shape.c);
-    MESSAGE(name, " [", isa_now(), "] ", ids.size(), " faces vs ", std::string(from_png ? "face-api" : "TF.js"),
-            ": max abs ", fmt(all.max_abs), " (batch of ", ids.size(), ", 2 threads: ",
-            fmt(db.max_abs), "), limit ", fmt(kClassifierAbs), ", argmax mismatches ",
-            argmax_bad + batch_bad);
+    MESSAGE(name, " [", isa_now(), "] ", ids.size(), " faces vs ",
+            std::string(from_png ? "face-api" : "TF.js"), ": max abs ", fmt(all.max_abs),
+            " (batch of ", ids.size(), ", 2 threads: ", fmt(db.max_abs), "), limit ",
+            fmt(kClassifierAbs), ", argmax mismatches ", argmax_bad + batch_bad);
     CHECK(db.max_abs <= kClassifierAbs);
     CHECK(batch_bad == 0);
     CHECK(all.finite);
@@ -377,9 +383,10 @@ TEST_CASE("fidelity: BlazeFace on the committed letterboxed photos matches TF.js
   REQUIRE(offset.size() == 1);
   const float threshold = float(model.metadata().get_float("detector.threshold"));
   // TF.js output name -> mien output (weights/README.md): [1,A,K] is held as 1 x A x 1 x K.
-  const std::vector<std::pair<std::string, std::string>> outputs = {
-      {"Identity", "scores_16"}, {"Identity_1", "scores_32"},
-      {"Identity_2", "boxes_16"}, {"Identity_3", "boxes_32"}};
+  const std::vector<std::pair<std::string, std::string>> outputs = {{"Identity", "scores_16"},
+                                                                    {"Identity_1", "scores_32"},
+                                                                    {"Identity_2", "boxes_16"},
+                                                                    {"Identity_3", "boxes_32"}};
   Session session(model, 1);
   Diff all;
   int photos = 0;
@@ -403,8 +410,8 @@ TEST_CASE("fidelity: BlazeFace on the committed letterboxed photos matches TF.js
       const Diff d = compare(y.data, ref.data.data(), y.shape.size());
       CHECK_MESSAGE(d.norm_rel <= kDetectorRel, photo, " ", mine, ": tensor-wise rel ",
                     fmt(d.norm_rel));
-      CHECK_MESSAGE(d.max_rel <= kDetectorElementRel, photo, " ", mine, ": rel ",
-                    fmt(d.max_rel), " at element ", d.worst, " (ref ",
+      CHECK_MESSAGE(d.max_rel <= kDetectorElementRel, photo, " ", mine, ": rel ", fmt(d.max_rel),
+                    " at element ", d.worst, " (ref ",
                     ref.data[std::size_t(std::max<int64_t>(0, d.worst))], ")");
       all.merge(d);
       if (mine.rfind("scores", 0) == 0) {
@@ -458,11 +465,11 @@ TEST_CASE("fidelity: PyTorch architectures converted from ONNX match ONNX Runtim
     const ConstTensorView y = session.run(x.view());
     REQUIRE(y.shape.size() == int64_t(ref.data.size()));
     const Diff d = compare(y.data, ref.data.data(), y.shape.size());
-    const bool same_argmax = argmax_of(y.data, y.shape.size()) ==
-                             argmax_of(ref.data.data(), int64_t(ref.data.size()));
+    const bool same_argmax =
+        argmax_of(y.data, y.shape.size()) == argmax_of(ref.data.data(), int64_t(ref.data.size()));
     MESSAGE(name, ".mien [", isa_now(), "] vs ONNX Runtime: max rel (|d|/max(1,|ref|)) ",
-            fmt(d.max_rel), ", max abs ", fmt(d.max_abs), " (limit ", fmt(kTorchRel),
-            "), argmax ", std::string(same_argmax ? "same" : "DIFFERS"));
+            fmt(d.max_rel), ", max abs ", fmt(d.max_abs), " (limit ", fmt(kTorchRel), "), argmax ",
+            std::string(same_argmax ? "same" : "DIFFERS"));
     CHECK(d.max_rel <= kTorchRel);
     CHECK(same_argmax);
     CHECK(d.finite);

@@ -40,7 +40,9 @@ Model edited(const std::string& file, const std::string& origin, Edit&& edit) {
   MienFile f = read_mien(weights(file));
   edit(f);
   const std::vector<uint8_t> bytes = serialize_mien(f);
-  return Model::from_memory(bytes.data(), bytes.size(), origin);
+  ModelOptions o;
+  o.test_vectors = true;  // some cases run check_test_vectors
+  return Model::from_memory(bytes.data(), bytes.size(), origin, o);
 }
 
 Model with_meta(const std::string& file, const std::string& key, MetaValue v) {

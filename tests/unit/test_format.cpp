@@ -194,3 +194,41 @@ TEST_CASE("format: float16 tensors are widened to float32") {
   const MienFile g = parse_mien(bytes.data(), bytes.size(), "mem");
   CHECK(g.tensors.at("h").data == std::vector<float>{1.0f, -2.0f, 0.5f});
 }
+
+TEST_CASE("format: views of aligned bytes are in place, of unaligned bytes copied") {
+  const std::vector<uint8_t> bytes = serialize_mien(sample_file());
+  AlignedBytes aligned(bytes.size());
+  std::memcpy(aligned.data(), bytes.data(), bytes.size());
+  const MienView v = parse_mien_view(aligned.data(), aligned.size(), "mem");
+  REQUIRE(v.tensors.at("y/weight").f32_in_place() != nullptr);
+  const GraphDef g = graph_from_view(v, "mem");
+  CHECK(g.weights.at("y/weight").is_view());
+  CHECK(g.weights.at("y/weight").values() == std::vector<float>{1, 2, 3, 4, 5, 6});
+
+  std::vector<uint8_t> shifted(bytes.size() + 4);
+  std::size_t off = 1;
+  while ((reinterpret_cast<uintptr_t>(shifted.data()) + off) % alignof(float) == 0) ++off;
+  std::memcpy(shifted.data() + off, bytes.data(), bytes.size());
+  const MienView u = parse_mien_view(shifted.data() + off, bytes.size(), "mem");
+  CHECK(u.tensors.at("y/weight").f32_in_place() == nullptr);
+  const GraphDef h = graph_from_view(u, "mem");
+  CHECK_FALSE(h.weights.at("y/weight").is_view());
+  CHECK(h.weights.at("y/other").values() == std::vector<float>{-1, 0.5f, 7, 8, 9});
+  // Copy on write: a view becomes owned values when changed.
+  GraphDef w = g;
+  w.weights.at("y/weight").mutable_values()[0] = 10;
+  CHECK_FALSE(w.weights.at("y/weight").is_view());
+  CHECK(g.weights.at("y/weight").data()[0] == 1);
+}
+
+TEST_CASE("format: read_file_aligned reads a whole file into a 64-byte aligned buffer") {
+  const std::string path = "/tmp/mien_test_format_aligned.mien";
+  write_mien(path, sample_file());
+  const AlignedBytes b = read_file_aligned(path);
+  CHECK(reinterpret_cast<uintptr_t>(b.data()) % 64 == 0);
+  CHECK(std::vector<uint8_t>(b.data(), b.data() + b.size()) == read_file_bytes(path));
+  std::remove(path.c_str());
+  CHECK_THROWS_AS(read_file_aligned("/nonexistent/model.mien"), Error);
+  CHECK_THROWS_WITH_AS(read_file_aligned("/tmp"), doctest::Contains("folder"), Error);
+  CHECK(read_file_aligned("/dev/null").size() == 0);
+}

@@ -151,7 +151,9 @@ TEST_CASE("shipped models: optimised graphs equal unoptimised ones on their test
     for (Isa isa : test::isas()) {
       CAPTURE(name);
       CAPTURE(isa_name(isa));
-      const Model plain = Model::load(path, test::model_options(isa, false));
+      ModelOptions with_tests = test::model_options(isa, false);
+      with_tests.test_vectors = true;
+      const Model plain = Model::load(path, with_tests);
       const Model fast = Model::load(path, test::model_options(isa, true));
       REQUIRE(!plain.graph().tests.empty());
       const TestVector& tv = plain.graph().tests.front();

@@ -48,13 +48,14 @@ inline int cmd_info(const std::vector<std::string>& argv) {
       .option("--isa", "ISA", "kernels to load: auto, scalar, avx2 or avx512", "auto");
   if (!args.parse(argv)) return 0;
   if (args.positional().empty()) throw UsageError("mien info needs a MODEL.mien");
-  int fallback = 256;
+  int fallback_h = 256, fallback_w = 256;
   {
     const std::string size = args.get("--size");
     int h = 0, w = 0;
     if (std::sscanf(size.c_str(), "%dx%d", &h, &w) != 2 || h < 1 || w < 1 || h > 8192 || w > 8192)
       throw UsageError("--size must look like 256x256");
-    fallback = h;
+    fallback_h = h;
+    fallback_w = w;  // was ignored: HxW used H for both
   }
   for (const std::string& path : args.positional()) {
     const Model model = Model::load(path, isa_options(args));
@@ -63,7 +64,7 @@ inline int cmd_info(const std::vector<std::string>& argv) {
     std::printf("  kernels      %s\n", isa_name(model.isa()));
     for (const auto& kv : g.meta.values())
       std::printf("  %-28s %s\n", kv.first.c_str(), format_value(kv.second).c_str());
-    const std::vector<Shape> in_shapes = model.nominal_input_shapes(fallback);
+    const std::vector<Shape> in_shapes = model.nominal_input_shapes(fallback_h, fallback_w);
     const std::vector<Shape> shapes = model.infer_shapes(in_shapes);
     for (std::size_t i = 0; i < g.inputs.size(); ++i) {
       const InputDef& d = g.inputs[i];
@@ -91,7 +92,7 @@ inline int cmd_info(const std::vector<std::string>& argv) {
     }
     std::printf("  layers %zu, parameters %s, MACs %s per inference, test vectors %zu\n",
                 model.steps().size(), human_count(double(model.parameters())).c_str(),
-                human_count(double(model.macs(in_shapes))).c_str(), g.tests.size());
+                human_count(double(model.macs(in_shapes))).c_str(), model.test_vector_count());
   }
   return 0;
 }
@@ -108,7 +109,9 @@ inline int cmd_check(const std::vector<std::string>& argv) {
   const int threads = args.get_int("--threads", 1, 256);
   bool all_ok = true;
   for (const std::string& path : args.positional()) {
-    const Model model = Model::load(path, isa_options(args));
+    ModelOptions options = isa_options(args);
+    options.test_vectors = true;
+    const Model model = Model::load(path, options);
     if (model.graph().tests.empty()) {
       std::printf("%s: FAIL no test vectors to check\n", path.c_str());
       all_ok = false;

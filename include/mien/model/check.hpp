@@ -32,8 +32,16 @@ struct CheckReport {
   }
 };
 
+// The model must hold its test vectors: built from a GraphDef with them, or loaded with
+// ModelOptions::test_vectors (plain loads skip them: they can outweigh the weights).
 inline CheckReport check_test_vectors(const Model& model, int threads = 1) {
   const GraphDef& g = model.graph();
+  if (g.tests.size() < model.test_vector_count()) {
+    Error e("the model's " + std::to_string(model.test_vector_count()) +
+            " test vector(s) were not loaded: load it with ModelOptions::test_vectors = true");
+    e.set_file(model.origin());
+    throw e;
+  }
   CheckReport report;
   report.tolerance = g.test_tolerance;
   Session session(model, threads);

@@ -3,7 +3,9 @@
 // so a truncated or hostile file is a mien::Error, never a crash or a huge allocation.
 #pragma once
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -17,6 +19,7 @@
 #include <vector>
 
 #include "mien/core/error.hpp"
+#include "mien/core/tensor.hpp"
 #include "mien/model/metadata.hpp"
 
 namespace mien {
@@ -29,26 +32,55 @@ constexpr int kMaxTensorRank = 8;
 
 enum class DType : uint8_t { F32 = 1, F16 = 2 };
 
+// Element count and "[a,b,c]" text of a tensor shape.
+inline int64_t dims_count(const std::vector<int64_t>& dims) {
+  int64_t n = 1;
+  for (int64_t d : dims) n *= d;
+  return n;
+}
+inline std::string dims_str(const std::vector<int64_t>& dims) {
+  std::string s = "[";
+  for (std::size_t i = 0; i < dims.size(); ++i) s += (i ? "," : "") + std::to_string(dims[i]);
+  return s + "]";
+}
+
 // A named tensor as stored in the file, always held as float32 in memory.
 struct FileTensor {
   std::vector<int64_t> dims;
   std::vector<float> data;
 
-  int64_t count() const {
-    int64_t n = 1;
-    for (int64_t d : dims) n *= d;
-    return n;
-  }
-  std::string shape_str() const {
-    std::string s = "[";
-    for (std::size_t i = 0; i < dims.size(); ++i) s += (i ? "," : "") + std::to_string(dims[i]);
-    return s + "]";
-  }
+  int64_t count() const { return dims_count(dims); }
+  std::string shape_str() const { return dims_str(dims); }
 };
 
 struct MienFile {
   Metadata meta;
   std::map<std::string, FileTensor> tensors;
+};
+
+// A tensor table entry pointing into the file bytes (validated, not copied).
+struct TensorEntry {
+  DType dtype = DType::F32;
+  std::vector<int64_t> dims;
+  const uint8_t* bytes = nullptr;  // nbytes of little-endian f32 or f16 values
+  uint64_t nbytes = 0;
+
+  int64_t count() const { return dims_count(dims); }
+  std::string shape_str() const { return dims_str(dims); }
+  // The values as float32 in place, when the bytes are f32 and aligned for float (files are
+  // 64-byte aligned from their start, so a buffer aligned likewise gives aligned tensors).
+  const float* f32_in_place() const {
+    if (dtype != DType::F32 || reinterpret_cast<uintptr_t>(bytes) % alignof(float) != 0)
+      return nullptr;
+    return reinterpret_cast<const float*>(bytes);
+  }
+};
+
+// A parsed file whose tensors are views of the bytes given to parse_mien_view(): valid
+// only as long as those bytes are.
+struct MienView {
+  Metadata meta;
+  std::map<std::string, TensorEntry> tensors;
 };
 
 namespace detail {
@@ -90,6 +122,20 @@ inline float half_to_float(uint16_t h) {
   float f;
   std::memcpy(&f, &bits, 4);
   return f;
+}
+
+// Converts an entry's values to float32 into out[0, count) (memcpy: no alignment needed).
+inline void read_values(const TensorEntry& t, float* out) {
+  const uint64_t count = uint64_t(t.count());
+  if (t.dtype == DType::F32) {
+    if (count) std::memcpy(out, t.bytes, count * 4);
+    return;
+  }
+  for (uint64_t k = 0; k < count; ++k) {
+    uint16_t hbits;
+    std::memcpy(&hbits, t.bytes + 2 * k, 2);
+    out[k] = half_to_float(hbits);
+  }
 }
 
 // Bounds-checked little-endian cursor over the file bytes.
@@ -210,8 +256,9 @@ inline uint32_t crc32(const uint8_t* data, std::size_t size) {
   return detail::crc32_update(0, data, size);
 }
 
-// Parses a whole .mien file held in memory. `origin` names it in error messages.
-inline MienFile parse_mien(const uint8_t* data, std::size_t size, const std::string& origin) {
+// Parses and validates a whole .mien file held in memory without copying tensor data: the
+// entries point into `data`. `origin` names the file in error messages.
+inline MienView parse_mien_view(const uint8_t* data, std::size_t size, const std::string& origin) {
   try {
     MIEN_CHECK(size >= kHeaderSize, "not a .mien file: ", size,
                " bytes is shorter than the header");
@@ -234,7 +281,7 @@ inline MienFile parse_mien(const uint8_t* data, std::size_t size, const std::str
     const uint32_t crc = crc32(data + 12, size - 12);
     MIEN_CHECK(crc == stored_crc, "checksum mismatch (file is corrupt)");
 
-    MienFile file;
+    MienView file;
     detail::ByteReader r(data, data_offset, kHeaderSize);
     // Each entry needs at least 5 bytes of key header + 1 of type + 1 of value.
     MIEN_CHECK(meta_count <= (data_offset - kHeaderSize) / 6, "metadata count ", meta_count,
@@ -261,7 +308,8 @@ inline MienFile parse_mien(const uint8_t* data, std::size_t size, const std::str
                  "' has unknown dtype ", int(dtype));
       const uint8_t ndim = r.read<uint8_t>("tensor rank");
       MIEN_CHECK(ndim <= kMaxTensorRank, "tensor '", name, "' has rank ", int(ndim));
-      FileTensor t;
+      TensorEntry t;
+      t.dtype = DType(dtype);
       uint64_t count = 1;
       for (int d = 0; d < ndim; ++d) {
         const int64_t dim = r.read<int64_t>("tensor dim");
@@ -279,17 +327,8 @@ inline MienFile parse_mien(const uint8_t* data, std::size_t size, const std::str
       MIEN_CHECK(offset % kDataAlignment == 0, "tensor '", name, "' is not 64-byte aligned");
       MIEN_CHECK(offset <= size - data_offset && nbytes <= size - data_offset - offset, "tensor '",
                  name, "' lies outside the file");
-      const uint8_t* src = data + data_offset + offset;
-      t.data.resize(count);
-      if (dtype == uint8_t(DType::F32)) {
-        std::memcpy(t.data.data(), src, nbytes);
-      } else {
-        for (uint64_t k = 0; k < count; ++k) {
-          uint16_t hbits;
-          std::memcpy(&hbits, src + 2 * k, 2);
-          t.data[k] = detail::half_to_float(hbits);
-        }
-      }
+      t.bytes = data + data_offset + offset;
+      t.nbytes = nbytes;
       spans.push_back({offset, offset + nbytes, name});
       file.tensors.emplace(std::move(name), std::move(t));
     }
@@ -303,6 +342,22 @@ inline MienFile parse_mien(const uint8_t* data, std::size_t size, const std::str
     e.set_file(origin);
     throw;
   }
+}
+
+// Parses a whole .mien file held in memory into owned tensors (for tools and tests that
+// edit files; Model::load keeps views instead).
+inline MienFile parse_mien(const uint8_t* data, std::size_t size, const std::string& origin) {
+  MienView view = parse_mien_view(data, size, origin);
+  MienFile file;
+  file.meta = std::move(view.meta);
+  for (auto& kv : view.tensors) {
+    FileTensor t;
+    t.dims = kv.second.dims;
+    t.data.resize(std::size_t(kv.second.count()));
+    detail::read_values(kv.second, t.data.data());
+    file.tensors.emplace(kv.first, std::move(t));
+  }
+  return file;
 }
 
 // Largest model file read (the biggest shipped model is ~60 MB).
@@ -330,6 +385,60 @@ inline std::vector<uint8_t> read_file_bytes(const std::string& path) {
   }
   if (in.bad()) throw Error(path + ": read failed");
   return bytes;
+}
+
+// Bytes in one 64-byte aligned allocation, move-only: a file read into it has its f32
+// tensors aligned for float, so they can be viewed in place.
+class AlignedBytes {
+ public:
+  AlignedBytes() = default;
+  explicit AlignedBytes(std::size_t size) : buffer_((size + 3) / 4), size_(size) {}
+  uint8_t* data() { return reinterpret_cast<uint8_t*>(buffer_.data()); }
+  const uint8_t* data() const { return reinterpret_cast<const uint8_t*>(buffer_.data()); }
+  std::size_t size() const { return size_; }
+  // Keeps the first n bytes (n <= size()).
+  void shrink(std::size_t n) { size_ = std::min(size_, n); }
+
+ private:
+  AlignedBuffer buffer_;  // floats, 64-byte aligned (core/tensor.hpp)
+  std::size_t size_ = 0;
+};
+
+// Reads a whole file once into one aligned buffer. A regular file is read straight into a
+// buffer of its size (read(2), no growing); a pipe or device through read_file_bytes().
+// A file that shrinks while being read yields fewer bytes, which the header's file_size
+// then rejects. (Not mmap: a file truncated by another process while mapped would kill
+// the reader with SIGBUS, and a truncated file must be an error, never a crash.)
+inline AlignedBytes read_file_aligned(const std::string& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0)
+    throw Error(path + ": cannot open file: " + std::strerror(errno));
+  if (S_ISDIR(st.st_mode)) throw Error(path + ": is a folder, not a file");
+  if (!S_ISREG(st.st_mode)) {
+    const std::vector<uint8_t> v = read_file_bytes(path);
+    AlignedBytes b(v.size());
+    if (!v.empty()) std::memcpy(b.data(), v.data(), v.size());
+    return b;
+  }
+  if (uint64_t(st.st_size) > kMaxModelFileBytes)
+    throw Error(path + ": file too large (" + std::to_string(st.st_size) + " bytes)");
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw Error(path + ": cannot open file: " + std::strerror(errno));
+  AlignedBytes b(std::size_t(st.st_size));
+  std::size_t got = 0;
+  while (got < b.size()) {
+    const ssize_t n = ::read(fd, b.data() + got, b.size() - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      ::close(fd);
+      throw Error(path + ": read failed: " + std::strerror(errno));
+    }
+    if (n == 0) break;
+    got += std::size_t(n);
+  }
+  ::close(fd);
+  b.shrink(got);
+  return b;
 }
 
 inline MienFile read_mien(const std::string& path) {

@@ -1,6 +1,8 @@
 // GraphDef: the model as data (nodes in topological order, weights, metadata, test
 // vectors), read from / written to a MienFile with the graph.* / node.<i>.* / test.* keys
 // of FORMAT.md. Everything that is not graph or test data is the model's own metadata.
+// Read from a MienView (graph_from_view), the weights are views of the file bytes, not
+// copies, and test vectors are only checked for presence and shape unless asked for.
 #pragma once
 
 #include <map>
@@ -29,6 +31,53 @@ struct NodeDef {
   Metadata attrs;
 };
 
+// A weight as a graph holds it: either a view of the file bytes it was loaded from (no
+// copy; valid as long as those bytes) or its own values (built in code, converted from
+// f16, unaligned in the file, or rewritten by the optimiser).
+class WeightTensor {
+ public:
+  std::vector<int64_t> dims;
+
+  WeightTensor() = default;
+  WeightTensor(FileTensor t)  // NOLINT: implicit, so GraphBuilder and tests pass FileTensors
+      : dims(std::move(t.dims)), owned_(std::move(t.data)) {}
+  static WeightTensor view(std::vector<int64_t> dims, const float* data, std::size_t count) {
+    WeightTensor w;
+    w.dims = std::move(dims);
+    w.view_ = data;
+    w.view_count_ = count;
+    return w;
+  }
+
+  const float* data() const { return view_ ? view_ : owned_.data(); }
+  std::size_t size() const { return view_ ? view_count_ : owned_.size(); }
+  bool empty() const { return size() == 0; }
+  bool is_view() const { return view_ != nullptr; }
+  int64_t count() const { return dims_count(dims); }
+  std::vector<float> values() const { return std::vector<float>(data(), data() + size()); }
+  // Writable values; a view is copied first (copy on write).
+  std::vector<float>& mutable_values() {
+    if (view_) {
+      owned_.assign(view_, view_ + view_count_);
+      view_ = nullptr;
+      view_count_ = 0;
+    }
+    return owned_;
+  }
+  std::string shape_str() const { return dims_str(dims); }
+  FileTensor to_file() const {
+    FileTensor f;
+    f.dims = dims;
+    f.data = values();
+    return f;
+  }
+
+ private:
+  std::vector<float> owned_;
+  const float* view_ = nullptr;
+  std::size_t view_count_ = 0;
+};
+
 struct TestVector {
   std::map<std::string, Tensor> inputs;
   std::map<std::string, Tensor> outputs;
@@ -38,17 +87,17 @@ struct GraphDef {
   std::vector<InputDef> inputs;
   std::vector<std::string> outputs;
   std::vector<NodeDef> nodes;
-  std::map<std::string, FileTensor> weights;  // "<node name>/<role>"
-  Metadata meta;                              // model.*, input.*, detector.*, ...
+  std::map<std::string, WeightTensor> weights;  // "<node name>/<role>"
+  Metadata meta;                                // model.*, input.*, detector.*, ...
   std::vector<TestVector> tests;
   double test_tolerance = 1e-4;
 
-  const FileTensor* find_weight(const std::string& node, const std::string& role) const {
+  const WeightTensor* find_weight(const std::string& node, const std::string& role) const {
     auto it = weights.find(node + "/" + role);
     return it == weights.end() ? nullptr : &it->second;
   }
-  const FileTensor& weight(const std::string& node, const std::string& role) const {
-    const FileTensor* t = find_weight(node, role);
+  const WeightTensor& weight(const std::string& node, const std::string& role) const {
+    const WeightTensor* t = find_weight(node, role);
     if (!t) throw Error("missing weight tensor '" + node + "/" + role + "'");
     return *t;
   }
@@ -60,11 +109,36 @@ inline bool starts_with(const std::string& s, const char* prefix) {
   return s.rfind(prefix, 0) == 0;
 }
 
-inline Tensor tensor_from_file(const FileTensor& t, const std::string& name) {
+template <typename FileTensorT>
+Shape test_tensor_shape(const FileTensorT& t, const std::string& name) {
   MIEN_CHECK(t.dims.size() == 4, "test tensor '", name, "' must be 4-D NHWC, got ", t.shape_str());
   for (int64_t d : t.dims) MIEN_CHECK(d <= (1 << 30), "test tensor '", name, "' too large");
-  Shape s(int(t.dims[0]), int(t.dims[1]), int(t.dims[2]), int(t.dims[3]));
-  return Tensor(s, t.data.data());
+  return Shape(int(t.dims[0]), int(t.dims[1]), int(t.dims[2]), int(t.dims[3]));
+}
+
+inline Tensor tensor_from_file(const FileTensor& t, const std::string& name) {
+  return Tensor(test_tensor_shape(t, name), t.data.data());
+}
+
+inline Tensor tensor_from_file(const TensorEntry& t, const std::string& name) {
+  Tensor out(test_tensor_shape(t, name));
+  read_values(t, out.data());
+  return out;
+}
+
+inline WeightTensor weight_from_file(const FileTensor& t) {
+  return FileTensor(t);
+}
+
+// A view when the values are aligned f32, otherwise converted into owned values.
+inline WeightTensor weight_from_file(const TensorEntry& t) {
+  if (const float* p = t.f32_in_place())
+    return WeightTensor::view(t.dims, p, std::size_t(t.count()));
+  FileTensor f;
+  f.dims = t.dims;
+  f.data.resize(std::size_t(t.count()));
+  read_values(t, f.data.data());
+  return f;
 }
 
 inline FileTensor tensor_to_file(const Tensor& t) {
@@ -108,7 +182,11 @@ inline void validate_graph(const GraphDef& g) {
     MIEN_CHECK(defined.count(o), "graph output '", o, "' is not produced by any node");
 }
 
-inline GraphDef graph_from_file(const MienFile& file, const std::string& origin = "") {
+namespace detail {
+
+// Shared by graph_from_file (owned tensors) and graph_from_view (views of the bytes).
+template <typename File>
+GraphDef graph_from(const File& file, const std::string& origin, bool with_tests) {
   try {
     const Metadata& m = file.meta;
     GraphDef g;
@@ -134,7 +212,7 @@ inline GraphDef graph_from_file(const MienFile& file, const std::string& origin 
     // Attributes and model metadata: one pass over all keys.
     for (const auto& kv : m.values()) {
       const std::string& key = kv.first;
-      if (detail::starts_with(key, "node.")) {
+      if (starts_with(key, "node.")) {
         const std::size_t dot = key.find('.', 5);
         MIEN_CHECK(dot != std::string::npos, "malformed key '", key, "'");
         const std::string index = key.substr(5, dot - 5);
@@ -146,7 +224,7 @@ inline GraphDef graph_from_file(const MienFile& file, const std::string& origin 
         const std::string attr = key.substr(dot + 1);
         if (attr != "name" && attr != "op" && attr != "inputs" && attr != "output")
           g.nodes[std::size_t(i)].attrs.set(attr, kv.second);
-      } else if (!detail::starts_with(key, "graph.") && !detail::starts_with(key, "test.")) {
+      } else if (!starts_with(key, "graph.") && !starts_with(key, "test.")) {
         g.meta.set(key, kv.second);
       }
     }
@@ -157,24 +235,25 @@ inline GraphDef graph_from_file(const MienFile& file, const std::string& origin 
     MIEN_CHECK(g.test_tolerance >= 0 && g.test_tolerance <= 1, "metadata key 'test.tolerance' is ",
                g.test_tolerance, ", expected a number in [0, 1]");
     for (const auto& kv : file.tensors) {
-      if (!detail::starts_with(kv.first, "test.")) g.weights.emplace(kv.first, kv.second);
+      if (!starts_with(kv.first, "test.")) g.weights.emplace(kv.first, weight_from_file(kv.second));
     }
+    // Test vectors: always checked for presence and shape (cheap), copied out only when
+    // asked for (mien check), since they can outweigh the weights (0.9 of BlazeFace's 1.5 MB).
     for (int64_t k = 0; k < tests; ++k) {
       TestVector tv;
       const std::string prefix = "test." + std::to_string(k) + ".";
-      for (const InputDef& in : g.inputs) {
-        const std::string name = prefix + "input." + in.name;
+      auto add = [&](std::map<std::string, Tensor>& to, const std::string& value,
+                     const std::string& name) {
         auto it = file.tensors.find(name);
         MIEN_CHECK(it != file.tensors.end(), "missing test tensor '", name, "'");
-        tv.inputs.emplace(in.name, detail::tensor_from_file(it->second, name));
-      }
-      for (const std::string& out : g.outputs) {
-        const std::string name = prefix + "output." + out;
-        auto it = file.tensors.find(name);
-        MIEN_CHECK(it != file.tensors.end(), "missing test tensor '", name, "'");
-        tv.outputs.emplace(out, detail::tensor_from_file(it->second, name));
-      }
-      g.tests.push_back(std::move(tv));
+        if (with_tests)
+          to.emplace(value, tensor_from_file(it->second, name));
+        else
+          test_tensor_shape(it->second, name);
+      };
+      for (const InputDef& in : g.inputs) add(tv.inputs, in.name, prefix + "input." + in.name);
+      for (const std::string& out : g.outputs) add(tv.outputs, out, prefix + "output." + out);
+      if (with_tests) g.tests.push_back(std::move(tv));
     }
     validate_graph(g);
     return g;
@@ -182,6 +261,21 @@ inline GraphDef graph_from_file(const MienFile& file, const std::string& origin 
     e.set_file(origin);
     throw;
   }
+}
+
+}  // namespace detail
+
+// From a file with owned tensors: the GraphDef owns copies of the weights and the test vectors.
+inline GraphDef graph_from_file(const MienFile& file, const std::string& origin = "") {
+  return detail::graph_from(file, origin, true);
+}
+
+// From a view of the file bytes: the weights are views of those bytes (keep them alive as
+// long as the GraphDef, or build a Model, which packs them), test vectors are read only
+// when with_tests is set (their presence and shapes are checked either way).
+inline GraphDef graph_from_view(const MienView& file, const std::string& origin = "",
+                                bool with_tests = false) {
+  return detail::graph_from(file, origin, with_tests);
 }
 
 inline MienFile graph_to_file(const GraphDef& g) {
@@ -205,7 +299,7 @@ inline MienFile graph_to_file(const GraphDef& g) {
     f.meta.set(prefix + "output", n.output);
     for (const auto& kv : n.attrs.values()) f.meta.set(prefix + kv.first, kv.second);
   }
-  f.tensors = g.weights;
+  for (const auto& kv : g.weights) f.tensors.emplace(kv.first, kv.second.to_file());
   if (!g.tests.empty()) {
     f.meta.set("test.count", int64_t(g.tests.size()));
     f.meta.set("test.tolerance", g.test_tolerance);

@@ -1,6 +1,12 @@
 // Model: an immutable, compiled graph. Weights are packed once at load for one ISA; a
 // Model is shared read-only by any number of threads, each running its own Session.
 // Copying a Model is cheap (shared ownership of the compiled graph).
+//
+// Loading copies no weights before packing: the file is read once into one aligned
+// buffer (embedded models and from_memory() bytes are used in place), the graph's
+// weights are views of those bytes (BN folding copies the weights it rewrites), and once
+// packed into the steps' ops the raw weights and the node list are dropped. Test vectors
+// are read only with ModelOptions::test_vectors (mien check).
 #pragma once
 
 #include <map>
@@ -20,6 +26,9 @@ struct ModelOptions {
   bool force_isa = false;  // use `isa` instead of default_isa() (cpuid + MIEN_ISA)
   Isa isa = Isa::Scalar;
   bool optimize = true;  // fold batch norms and fuse activations at load
+  // Read the file's test vectors into graph().tests (for check_test_vectors); otherwise
+  // only their presence and shapes are checked.
+  bool test_vectors = false;
 };
 
 // One compiled node: its op and the value slots it reads and writes.
@@ -33,21 +42,31 @@ struct Step {
 class Model {
  public:
   Model() = default;
+  // From a graph built in code (GraphBuilder) or read by graph_from_file/graph_from_view;
+  // its weights need to live only until this constructor returns. Its test vectors are kept.
   explicit Model(GraphDef graph, const ModelOptions& options = {}, const std::string& origin = "")
-      : impl_(std::make_shared<Impl>(std::move(graph), options, origin)) {}
+      : Model(std::move(graph), options, origin, std::size_t(-1)) {}
 
   static Model load(const std::string& path, const ModelOptions& options = {}) {
-    const std::vector<uint8_t> bytes = read_file_bytes(path);
+    const AlignedBytes bytes = read_file_aligned(path);
     return from_memory(bytes.data(), bytes.size(), path, options);
   }
+  // The bytes need to live only during the call (weights are packed, not referenced).
   static Model from_memory(const void* data, std::size_t size, const std::string& origin,
                            const ModelOptions& options = {}) {
-    MienFile file = parse_mien(static_cast<const uint8_t*>(data), size, origin);
-    return Model(graph_from_file(file, origin), options, origin);
+    const MienView file = parse_mien_view(static_cast<const uint8_t*>(data), size, origin);
+    GraphDef graph = graph_from_view(file, origin, options.test_vectors);
+    const int64_t tests = file.meta.get_int("test.count", 0);  // type and range checked above
+    return Model(std::move(graph), options, origin, std::size_t(tests));
   }
 
   bool loaded() const { return impl_ != nullptr; }
+  // The model's interface: inputs, outputs, metadata (model.*, input.*, ...), test
+  // tolerance, and test vectors if loaded with ModelOptions::test_vectors or given in the
+  // GraphDef. Nodes and weights are not kept: steps() holds the packed ops.
   const GraphDef& graph() const { return impl().graph; }
+  // Test vectors the model file declares (test.count), whether loaded or not.
+  std::size_t test_vector_count() const { return impl().test_count; }
   const Metadata& metadata() const { return impl().graph.meta; }
   const std::string& origin() const { return impl().origin; }
   Isa isa() const { return impl().isa; }
@@ -103,9 +122,12 @@ class Model {
  public:
   // Shapes for a batch of one at the declared input size (dynamic sizes use `fallback`).
   std::vector<Shape> nominal_input_shapes(int fallback = 256) const {
+    return nominal_input_shapes(fallback, fallback);
+  }
+  std::vector<Shape> nominal_input_shapes(int fallback_h, int fallback_w) const {
     std::vector<Shape> s;
     for (const InputDef& d : impl().graph.inputs)
-      s.emplace_back(1, d.h > 0 ? d.h : fallback, d.w > 0 ? d.w : fallback, d.c);
+      s.emplace_back(1, d.h > 0 ? d.h : fallback_h, d.w > 0 ? d.w : fallback_w, d.c);
     return s;
   }
 
@@ -128,6 +150,11 @@ class Model {
   }
 
  private:
+  // test_count: declared test vectors, or -1 for "as many as the graph holds".
+  Model(GraphDef graph, const ModelOptions& options, const std::string& origin,
+        std::size_t test_count)
+      : impl_(std::make_shared<Impl>(std::move(graph), options, origin, test_count)) {}
+
   struct Impl {
     GraphDef graph;
     std::string origin;
@@ -135,9 +162,11 @@ class Model {
     std::vector<Step> steps;
     std::vector<std::string> value_names;
     std::vector<int> input_values, output_values;
+    std::size_t test_count = 0;
 
-    Impl(GraphDef g, const ModelOptions& options, const std::string& from)
+    Impl(GraphDef g, const ModelOptions& options, const std::string& from, std::size_t tests)
         : graph(std::move(g)), origin(from) {
+      test_count = tests == std::size_t(-1) ? graph.tests.size() : tests;
       try {
         isa = options.force_isa ? options.isa : default_isa();
         MIEN_CHECK(cpu_supports(isa), "ISA ", isa_name(isa), " requested on a CPU without it");
@@ -165,6 +194,10 @@ class Model {
           steps.push_back(std::move(st));
         }
         for (const std::string& o : graph.outputs) output_values.push_back(id_of(o));
+        // Packed: the raw weights (views of the file, or copies BN folding made) and the
+        // node list are no longer needed.
+        graph.weights.clear();
+        graph.nodes.clear();
       } catch (Error& e) {
         e.set_file(from);
         throw;

@@ -1,7 +1,12 @@
-// Load-time graph rewrites, so converters may emit plain graphs and still run fast:
-//  - batch_norm after conv2d / depthwise_conv2d / dense is folded into its weights;
-//  - an activation after conv2d / depthwise_conv2d / dense / add is fused as its epilogue;
-//  - a residual `add` after a 1x1 stride-1 conv2d is fused into the conv, which takes the
+// Load-time graph rewrites, so converters may emit plain graphs and still run fast. Which
+// ops take part comes from their traits in the op registry (op_registry.hpp):
+//  - batch_norm (role BatchNorm) after an op that folds_batch_norm (conv2d,
+//    depthwise_conv2d, dense) is folded into its weights (the folded weights are copied;
+//    the others stay views of the file);
+//  - an activation op (role Activation) after an op that fuses_activation (conv2d,
+//    depthwise_conv2d, dense, add) is fused as its epilogue;
+//  - a residual `add` (role ResidualAdd) after a 1x1 stride-1 op that fuses_residual
+//    (conv2d) is fused into the conv, which takes the
 //    add's other input as a second input and adds it in the GEMM's store (BlazeFace's 31
 //    residual adds were 9.5% of its time as separate passes over memory). The fused node
 //    takes the add's place in the node order, where both of its inputs exist.
@@ -14,6 +19,7 @@
 #include <vector>
 
 #include "mien/model/graph.hpp"
+#include "mien/model/op_registry.hpp"
 
 namespace mien {
 
@@ -25,6 +31,11 @@ inline std::map<std::string, int> count_readers(const GraphDef& g) {
     for (const std::string& i : n.inputs) ++readers[i];
   for (const std::string& o : g.outputs) readers[o] += 1000;  // never fuse away an output
   return readers;
+}
+
+inline OpTraits traits_of(const NodeDef& n) {
+  const OpSpec* s = find_op_spec(n.op);
+  return s ? s->traits : OpTraits{};  // unknown ops: make_op names them later
 }
 
 inline bool has_no_activation(const NodeDef& n) {
@@ -48,26 +59,28 @@ inline void take_activation(GraphDef& g, NodeDef& to, const NodeDef& from,
 inline bool fold_batch_norm(GraphDef& g, std::size_t producer, std::size_t bn) {
   NodeDef& p = g.nodes[producer];
   const NodeDef& b = g.nodes[bn];
-  const FileTensor* scale = g.find_weight(b.name, "scale");
-  const FileTensor* shift = g.find_weight(b.name, "shift");
-  FileTensor* weight = nullptr;
+  const WeightTensor* scale_t = g.find_weight(b.name, "scale");
+  const WeightTensor* shift_t = g.find_weight(b.name, "shift");
+  WeightTensor* weight = nullptr;
   auto wit = g.weights.find(p.name + "/weight");
   if (wit != g.weights.end()) weight = &wit->second;
-  if (!scale || !shift || !weight || weight->dims.empty()) return false;
+  if (!scale_t || !shift_t || !weight || weight->dims.empty()) return false;
   const int64_t channels = weight->dims.back();
-  if (int64_t(scale->data.size()) != channels || int64_t(shift->data.size()) != channels)
-    return false;
-  for (std::size_t i = 0; i < weight->data.size(); ++i)
-    weight->data[i] *= scale->data[i % std::size_t(channels)];
-  FileTensor& bias = g.weights[p.name + "/bias"];
-  if (bias.data.empty()) {
-    bias.dims = {channels};
-    bias.data.assign(std::size_t(channels), 0.f);
+  if (int64_t(scale_t->size()) != channels || int64_t(shift_t->size()) != channels) return false;
+  auto bit = g.weights.find(p.name + "/bias");
+  if (bit != g.weights.end() && int64_t(bit->second.size()) != channels) return false;
+  const float* scale = scale_t->data();
+  const float* shift = shift_t->data();
+  std::vector<float>& w = weight->mutable_values();  // copies the file's weights
+  for (std::size_t i = 0; i < w.size(); ++i) w[i] *= scale[i % std::size_t(channels)];
+  WeightTensor& bias_t = g.weights[p.name + "/bias"];
+  std::vector<float>& bias = bias_t.mutable_values();
+  if (bias.empty()) {
+    bias_t.dims = {channels};
+    bias.assign(std::size_t(channels), 0.f);
   }
-  if (int64_t(bias.data.size()) != channels) return false;
   for (int64_t c = 0; c < channels; ++c)
-    bias.data[std::size_t(c)] =
-        bias.data[std::size_t(c)] * scale->data[std::size_t(c)] + shift->data[std::size_t(c)];
+    bias[std::size_t(c)] = bias[std::size_t(c)] * scale[std::size_t(c)] + shift[std::size_t(c)];
   p.output = b.output;
   g.weights.erase(b.name + "/scale");
   g.weights.erase(b.name + "/shift");
@@ -85,8 +98,8 @@ inline bool fuse_activation(GraphDef& g, std::size_t producer, std::size_t act) 
 // A conv2d whose output can take a fused residual: 1x1 kernel, stride and dilation 1, no
 // padding, one input, no activation of its own (the add's comes after the sum).
 inline bool residual_fusable(const GraphDef& g, const NodeDef& n) {
-  if (n.op != "conv2d" || n.inputs.size() != 1 || !has_no_activation(n)) return false;
-  const FileTensor* w = g.find_weight(n.name, "weight");
+  if (!traits_of(n).fuses_residual || n.inputs.size() != 1 || !has_no_activation(n)) return false;
+  const WeightTensor* w = g.find_weight(n.name, "weight");
   if (!w || w->dims.size() != 4 || w->dims[0] != 1 || w->dims[1] != 1) return false;
   const auto ones = std::vector<int64_t>{1, 1};
   if (n.attrs.get_ints("strides", ones) != ones || n.attrs.get_ints("dilations", ones) != ones)
@@ -130,7 +143,9 @@ inline void optimize_graph(GraphDef& g) {
       if (r == readers.end() || r->second != 1 || !detail::has_no_activation(p)) continue;
       const std::size_t j = reader_of[p.output];
       const NodeDef& next = g.nodes[j];
-      if (next.op == "add" && next.inputs.size() == 2 && detail::residual_fusable(g, p)) {
+      const OpTraits pt = detail::traits_of(p), nt = detail::traits_of(next);
+      if (nt.role == FusionRole::ResidualAdd && next.inputs.size() == 2 &&
+          detail::residual_fusable(g, p)) {
         if (detail::fuse_residual(g, i, j)) {
           changed = true;
           break;  // fuse_residual already rewrote the node list
@@ -138,12 +153,11 @@ inline void optimize_graph(GraphDef& g) {
         continue;
       }
       if (next.inputs.size() != 1) continue;
-      const bool weighted = p.op == "conv2d" || p.op == "depthwise_conv2d" || p.op == "dense";
       // A conv with a fused residual computes conv + R: a batch norm after it cannot be
       // folded into its weights (R would escape the scale).
-      if (weighted && p.inputs.size() == 1 && next.op == "batch_norm") {
+      if (pt.folds_batch_norm && p.inputs.size() == 1 && nt.role == FusionRole::BatchNorm) {
         changed = detail::fold_batch_norm(g, i, j);
-      } else if ((weighted || p.op == "add") && next.op == "activation") {
+      } else if (pt.fuses_activation && nt.role == FusionRole::Activation) {
         changed = detail::fuse_activation(g, i, j);
       }
       if (changed) g.nodes.erase(g.nodes.begin() + std::ptrdiff_t(j));
