@@ -142,6 +142,63 @@ TEST_CASE("gemm runs weights packed for another ISA") {
     }
 }
 
+TEST_CASE("gemm: every packing x kernel set, with residual, clamp and ragged panels") {
+  // Each kernel table (kernels/kernels.hpp) against the naive GEMM, for every panel width it
+  // may be handed: 16-column panels, 32-column panels (the portable kernel runs those in two
+  // halves), narrow last panels, rows that are not a multiple of any tile height.
+  std::mt19937 rng(11);
+  for (const int n : {5, 8, 12, 20, 24, 40, 47})
+    for (const int m : {1, 7, 13}) {
+      const int k = 9;
+      const auto a = test::random_vector(std::size_t(m * k), rng);
+      const auto b = scaled_weights(std::size_t(k * n), k, rng);
+      const auto bias = test::random_vector(std::size_t(n), rng);
+      const auto res = test::random_vector(std::size_t(m * n), rng);
+      std::vector<float> ref(std::size_t(m * n));
+      gemm_naive(m, n, k, a.data(), k, b.data(), n, bias.data(), ref.data(), n, Activation::relu6(),
+                 res.data(), n);
+      for (Isa pack : test::isas())
+        for (Isa run : test::isas()) {
+          CAPTURE(n);
+          CAPTURE(m);
+          CAPTURE(isa_name(pack));
+          CAPTURE(isa_name(run));
+          const GemmWeights w(k, n, b.data(), n, bias.data(), pack);
+          std::vector<float> c(ref.size(), -7.f);
+          gemm_serial(w, m, a.data(), k, c.data(), n, Activation::relu6(), run, res.data(), n);
+          REQUIRE(test::max_rel_error(c.data(), ref.data(), int64_t(c.size())) <= kTolerance);
+        }
+    }
+}
+
+TEST_CASE("kernel tables: every entry point is set for every ISA this CPU runs") {
+  for (Isa isa : test::isas()) {
+    CAPTURE(isa_name(isa));
+    const kernels::KernelTable& t = kernels::kernel_table(isa);
+    CHECK(t.isa == isa);
+    CHECK(static_cast<bool>(t.activate));
+    CHECK(static_cast<bool>(t.gemm16.block));
+    CHECK(static_cast<bool>(t.gemm32.block));
+    CHECK(t.dw.lanes == 8);
+    CHECK(static_cast<bool>(t.dw.generic));
+    for (int k5 = 0; k5 < 2; ++k5)
+      for (int s2 = 0; s2 < 2; ++s2) CHECK(static_cast<bool>(t.dw.fast[k5][s2]));
+    CHECK((t.dw_wide.lanes == 16) == (isa == Isa::Avx512));
+    CHECK(static_cast<bool>(t.max_pool_row));
+    CHECK(static_cast<bool>(t.avg_pool_row));
+    CHECK(static_cast<bool>(t.global_avg_pool));
+    for (int op = 0; op < 2; ++op)
+      for (int clamp = 0; clamp < 2; ++clamp) CHECK(static_cast<bool>(t.ew[op][clamp]));
+    CHECK(static_cast<bool>(t.affine[0]));
+    CHECK(static_cast<bool>(t.affine[1]));
+    CHECK(static_cast<bool>(t.bilinear_row));
+    CHECK(static_cast<bool>(t.softmax_rows));
+    CHECK(static_cast<bool>(t.softmax_short_rows));
+    CHECK(static_cast<bool>(t.se_sum));
+    CHECK(static_cast<bool>(t.se_dense));
+  }
+}
+
 struct ConvCase {
   int n, h, w, cin, cout, kh, kw, sh, sw, dh, dw;
   Padding pad;

@@ -23,6 +23,7 @@
 #include "mien/core/parallel.hpp"
 #include "mien/core/tensor.hpp"
 #include "mien/kernels/gemm.hpp"
+#include "mien/kernels/tuning.hpp"
 #include "mien/ops/activation.hpp"
 #include "mien/ops/conv_params.hpp"
 #include "mien/ops/eltwise.hpp"
@@ -296,7 +297,7 @@ class Conv2d final : public Op {
       plan.path = Path::Window;
       return plan;
     }
-    constexpr int64_t kSlotBudget = 16384;  // floats: 64 KiB, L2-resident
+    constexpr int64_t kSlotBudget = tuning::kL2BlockFloats;  // the GEMM's A block, in L2
     if (p_.dilation_w == 1) {
       plan.path = Path::PaddedWindow;
       const int64_t row_floats = int64_t(padded_width(g)) * cin_;
@@ -310,8 +311,8 @@ class Conv2d final : public Op {
       constexpr int64_t kStep = 12;
       const int64_t pixels = rows * ow, k = weights_.k();
       const int64_t share = (pixels + threads - 1) / threads;
-      plan.block =
-          std::max<int64_t>(kStep, std::min<int64_t>(480, kSlotBudget / k / kStep * kStep));
+      plan.block = std::max<int64_t>(
+          kStep, std::min<int64_t>(tuning::kMaxBlockRows, kSlotBudget / k / kStep * kStep));
       plan.block = std::min(plan.block, (share + kStep - 1) / kStep * kStep);
       plan.slots = std::min<int64_t>(threads, (pixels + plan.block - 1) / plan.block);
     }
@@ -352,7 +353,7 @@ class Conv2d final : public Op {
     }
     gemm(weights_, c.pixels(), in.data, cin_, conv.data, cout_, Activation::none(), isa_, threads);
     const ConstTensorView sum[2] = {ConstTensorView(c, conv.data), res};
-    detail::ew_binary_run<detail::EwOp::Add>("conv2d+add", sum, out, ctx, p_.activation, isa_);
+    detail::ew_binary_run<detail::EwOp::Add>("conv2d+add", sum, out, ctx, p_.activation, kernels_);
   }
 
   // One GEMM per output row; A row ox is the window at input column ox*sw.

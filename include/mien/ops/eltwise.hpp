@@ -16,15 +16,13 @@
 #include <utility>
 #include <vector>
 
-#if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
-#endif
-
 #include "mien/core/cpu.hpp"
 #include "mien/core/error.hpp"
 #include "mien/core/parallel.hpp"
 #include "mien/core/tensor.hpp"
-#include "mien/ops/activation.hpp"
+#include "mien/kernels/activation.hpp"
+#include "mien/kernels/kernels.hpp"
+#include "mien/kernels/tuning.hpp"
 #include "mien/ops/op.hpp"
 
 namespace mien {
@@ -106,16 +104,9 @@ inline void channel_affine_naive(ConstTensorView in, const std::vector<float>& s
 
 namespace detail {
 
-enum class EwOp { Add, Mul };
-
-// Non-clamp activations are applied per block of about this many floats (16 KB, L1-resident)
-// right after the block is computed, instead of in a second pass over the whole tensor.
-constexpr int64_t kEwBlockFloats = 4096;
-// Tensors smaller than this run on one thread: waking a second costs more than it saves.
-constexpr int64_t kEwParallelFloats = int64_t(1) << 16;
 // Channel vectors up to this length (not a multiple of 8) are expanded to a pattern of
-// lcm(C, 8) values so the AVX2 loop runs over whole vectors; longer ones go pixel by pixel.
-constexpr int kEwMaxPatternChannels = 64;
+// lcm(C, 8) values (tuning::kEwMaxPatternChannels).
+constexpr int kEwMaxPatternChannels = tuning::kEwMaxPatternChannels;
 constexpr int kEwMaxPattern = 8 * kEwMaxPatternChannels;
 
 // lcm(c, 8): the shortest run of whole pixels that is also a run of whole vectors.
@@ -133,152 +124,33 @@ inline int ew_make_pattern(const float* vec, int c, float* pat) {
   return period;
 }
 
-// out[i] = a[i] op p[i % period], i in [0, n), then the clamp when kClamp.
-// One period per outer step keeps the inner loop free of the modulo, so the compiler can
-// vectorise it with the baseline ISA (at -O3).
-template <EwOp kOp, bool kClamp>
-inline void ew_periodic_scalar(const float* a, const float* p, int64_t period, float* out,
-                               int64_t n, float lo, float hi) {
-  for (int64_t i = 0; i < n; i += period) {
-    const int64_t m = std::min(period, n - i);
-    const float* x = a + i;
-    const float* q = p;
-    float* y = out + i;
-    for (int64_t k = 0; k < m; ++k) {
-      float v;
-      if constexpr (kOp == EwOp::Add)
-        v = x[k] + q[k];
-      else
-        v = x[k] * q[k];
-      if constexpr (kClamp) v = std::min(std::max(v, lo), hi);
-      y[k] = v;
-    }
-  }
-}
-
-inline void affine_periodic_scalar(const float* x, const float* s, const float* t, int64_t period,
-                                   float* out, int64_t n) {
-  for (int64_t i = 0; i < n; i += period) {
-    const float* xi = x + i;
-    float* yi = out + i;
-    if (t)
-      for (int64_t k = 0; k < period; ++k) yi[k] = xi[k] * s[k] + t[k];
-    else
-      for (int64_t k = 0; k < period; ++k) yi[k] = xi[k] * s[k];
-  }
-}
-
-#if MIEN_X86
-namespace avx2 {
-
-// Lanes [0, rest) set: masked loads never touch memory past the end, masked stores never
-// write it.
-MIEN_TARGET_AVX2 inline __m256i ew_mask(int64_t rest) {
-  return _mm256_cmpgt_epi32(_mm256_set1_epi32(int(rest)),
-                            _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
-
-template <EwOp kOp>
-MIEN_TARGET_AVX2 inline __m256 ew_apply(__m256 a, __m256 b) {
-  if constexpr (kOp == EwOp::Add)
-    return _mm256_add_ps(a, b);
-  else
-    return _mm256_mul_ps(a, b);
-}
-
-// out[i] = a[i] op p[i % period]. Needs period % 8 == 0 (a channel vector of a multiple of 8
-// or a pattern from ew_make_pattern), so vectors never straddle the wrap, or n <= period (a
-// flat stream: no wrap at all).
-template <EwOp kOp, bool kClamp>
-MIEN_TARGET_AVX2 inline void ew_periodic(const float* a, const float* p, int64_t period, float* out,
-                                         int64_t n, float lo, float hi) {
-  const __m256 vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
-  int64_t i = 0, j = 0;
-  for (; i + 8 <= n; i += 8) {
-    __m256 v = ew_apply<kOp>(_mm256_loadu_ps(a + i), _mm256_loadu_ps(p + j));
-    if constexpr (kClamp) v = _mm256_min_ps(_mm256_max_ps(v, vlo), vhi);
-    _mm256_storeu_ps(out + i, v);
-    j += 8;
-    if (j == period) j = 0;
-  }
-  if (i < n) {
-    const __m256i m = ew_mask(n - i);
-    __m256 v = ew_apply<kOp>(_mm256_maskload_ps(a + i, m), _mm256_maskload_ps(p + j, m));
-    if constexpr (kClamp) v = _mm256_min_ps(_mm256_max_ps(v, vlo), vhi);
-    _mm256_maskstore_ps(out + i, m, v);
-  }
-}
-
-// out[i] = x[i] * s[k] + t[k], k = i % period, same period rule as ew_periodic.
-template <bool kShift>
-MIEN_TARGET_AVX2 inline void affine_periodic(const float* x, const float* s, const float* t,
-                                             int64_t period, float* out, int64_t n) {
-  int64_t i = 0, j = 0;
-  for (; i + 8 <= n; i += 8) {
-    const __m256 v = _mm256_loadu_ps(x + i), sv = _mm256_loadu_ps(s + j);
-    if constexpr (kShift)
-      _mm256_storeu_ps(out + i, _mm256_fmadd_ps(v, sv, _mm256_loadu_ps(t + j)));
-    else
-      _mm256_storeu_ps(out + i, _mm256_mul_ps(v, sv));
-    j += 8;
-    if (j == period) j = 0;
-  }
-  if (i < n) {
-    const __m256i m = ew_mask(n - i);
-    const __m256 v = _mm256_maskload_ps(x + i, m), sv = _mm256_maskload_ps(s + j, m);
-    if constexpr (kShift)
-      _mm256_maskstore_ps(out + i, m, _mm256_fmadd_ps(v, sv, _mm256_maskload_ps(t + j, m)));
-    else
-      _mm256_maskstore_ps(out + i, m, _mm256_mul_ps(v, sv));
-  }
-}
-
-}  // namespace avx2
-#endif  // MIEN_X86
-
-template <EwOp kOp>
-inline void ew_periodic_any(Isa isa, bool clamp, const float* a, const float* p, int64_t period,
-                            float* out, int64_t n, float lo, float hi) {
-#if MIEN_X86
-  if (isa_has_avx2(isa)) {
-    if (clamp)
-      avx2::ew_periodic<kOp, true>(a, p, period, out, n, lo, hi);
-    else
-      avx2::ew_periodic<kOp, false>(a, p, period, out, n, lo, hi);
-    return;
-  }
-#endif
-  (void)isa;
-  if (clamp)
-    ew_periodic_scalar<kOp, true>(a, p, period, out, n, lo, hi);
-  else
-    ew_periodic_scalar<kOp, false>(a, p, period, out, n, lo, hi);
-}
-
 // out = a op vec over `pixels` whole pixels of c channels (vec broadcast to every pixel).
+// The kernels' channel vectors are 8 lanes (an AVX-512 table runs the AVX2 ones here), so a
+// channel count that is not a multiple of 8 goes through a pattern or pixel by pixel.
 template <EwOp kOp>
-inline void ew_channels(Isa isa, bool clamp, const float* a, const float* vec, int c, float* out,
-                        int64_t pixels, float lo, float hi) {
+inline void ew_channels(const kernels::KernelTable& k, bool clamp, const float* a, const float* vec,
+                        int c, float* out, int64_t pixels, float lo, float hi) {
+  const kernels::EwPeriodicFn fn = k.ew[kOp == EwOp::Mul][clamp];
   const int64_t n = pixels * c;
-  if (isa_has_avx2(isa) && c % 8 != 0) {
+  if (c % 8 != 0) {
     if (c <= kEwMaxPatternChannels) {
       alignas(32) float pat[kEwMaxPattern];
       const int period = ew_make_pattern(vec, c, pat);
-      ew_periodic_any<kOp>(isa, clamp, a, pat, period, out, n, lo, hi);
+      fn(a, pat, period, out, n, lo, hi);
     } else {
-      for (int64_t p = 0; p < pixels; ++p)
-        ew_periodic_any<kOp>(isa, clamp, a + p * c, vec, c, out + p * c, c, lo, hi);
+      for (int64_t p = 0; p < pixels; ++p) fn(a + p * c, vec, c, out + p * c, c, lo, hi);
     }
     return;
   }
-  ew_periodic_any<kOp>(isa, clamp, a, vec, c, out, n, lo, hi);
+  fn(a, vec, c, out, n, lo, hi);
 }
 
 // Computes output pixels [p0, p1) of out = act(a op b), where a has out's shape and b
 // broadcasts to it. Ranges may cross image boundaries (the caller splits over all pixels).
 template <EwOp kOp>
 inline void ew_binary_range(const ConstTensorView& a, const ConstTensorView& b, TensorView out,
-                            int64_t p0, int64_t p1, const Activation& act, Isa isa) {
+                            int64_t p0, int64_t p1, const Activation& act,
+                            const kernels::KernelTable& k) {
   const Shape& s = out.shape;
   const int c = s.c;
   const int64_t hw = int64_t(s.h) * s.w;
@@ -286,7 +158,8 @@ inline void ew_binary_range(const ConstTensorView& a, const ConstTensorView& b, 
   const bool clamp = act.is_clamp() && !act.is_none();
   const bool post = !act.is_clamp();
   const float lo = act.clamp_lo(), hi = act.clamp_hi();
-  const int64_t block = std::max<int64_t>(1, kEwBlockFloats / c);
+  const int64_t block = std::max<int64_t>(1, tuning::kEwBlockFloats / c);
+  const kernels::EwPeriodicFn flat = k.ew[kOp == EwOp::Mul][clamp];
   for (int64_t p = p0; p < p1;) {
     const int64_t img = p / hw;
     const int64_t seg_end = std::min(p1, (img + 1) * hw);
@@ -295,11 +168,10 @@ inline void ew_binary_range(const ConstTensorView& a, const ConstTensorView& b, 
       const int64_t m = std::min(block, seg_end - q);
       float* o = out.data + q * c;
       if (b_full)  // same spatial size: a flat stream, "period" = whole block (no wrap)
-        ew_periodic_any<kOp>(isa, clamp, a.data + q * c, bimg + (q - img * hw) * c, m * c, o, m * c,
-                             lo, hi);
+        flat(a.data + q * c, bimg + (q - img * hw) * c, m * c, o, m * c, lo, hi);
       else
-        ew_channels<kOp>(isa, clamp, a.data + q * c, bimg, c, o, m, lo, hi);
-      if (post) apply_activation(o, m, c, act, isa);
+        ew_channels<kOp>(k, clamp, a.data + q * c, bimg, c, o, m, lo, hi);
+      if (post) k.activate(o, o, m, c, act);
     }
     p = seg_end;
   }
@@ -307,15 +179,16 @@ inline void ew_binary_range(const ConstTensorView& a, const ConstTensorView& b, 
 
 template <EwOp kOp>
 inline void ew_binary_run(const char* op, const ConstTensorView* inputs, TensorView out,
-                          const RunContext& ctx, const Activation& act, Isa isa) {
+                          const RunContext& ctx, const Activation& act,
+                          const kernels::KernelTable& k) {
   ConstTensorView a = inputs[0], b = inputs[1];
   if (a.shape != out.shape) std::swap(a, b);
   MIEN_CHECK(a.shape == out.shape && ew_broadcasts(b.shape, a.shape), op, ": inputs ",
              inputs[0].shape.str(), ", ", inputs[1].shape.str(), " do not give output ",
              out.shape.str());
-  const int threads = out.shape.size() >= kEwParallelFloats ? ctx.threads : 1;
+  const int threads = tuning::worth_threads(out.shape.size(), ctx.threads);
   parallel_for(out.shape.pixels(), threads, [&](int64_t begin, int64_t end) {
-    ew_binary_range<kOp>(a, b, out, begin, end, act, isa);
+    ew_binary_range<kOp>(a, b, out, begin, end, act, k);
   });
 }
 
@@ -345,7 +218,7 @@ class Add final : public Op {
   const Activation& activation() const { return act_; }
 
   void run(const ConstTensorView* inputs, TensorView out, const RunContext& ctx) const override {
-    detail::ew_binary_run<detail::EwOp::Add>("add", inputs, out, ctx, act_, isa_);
+    detail::ew_binary_run<detail::EwOp::Add>("add", inputs, out, ctx, act_, kernels_);
   }
 
  private:
@@ -366,7 +239,7 @@ class Mul final : public Op {
   }
 
   void run(const ConstTensorView* inputs, TensorView out, const RunContext& ctx) const override {
-    detail::ew_binary_run<detail::EwOp::Mul>("mul", inputs, out, ctx, Activation::none(), isa_);
+    detail::ew_binary_run<detail::EwOp::Mul>("mul", inputs, out, ctx, Activation::none(), kernels_);
   }
 };
 
@@ -385,7 +258,7 @@ class ChannelAffine final : public Op {
                " channels is too many");
     MIEN_CHECK(shift_.empty() || shift_.size() == scale_.size(), type_, ": ", scale_.size(),
                " scales but ", shift_.size(), " shifts");
-    // Packed once for AVX2: channel counts that are not a multiple of 8 get the lcm(C, 8)
+    // Packed once: channel counts that are not a multiple of 8 get the lcm(C, 8)
     // pattern so the kernel streams whole vectors (see ew_make_pattern).
     const int s = int(scale_.size());
     if (s % 8 != 0 && s <= detail::kEwMaxPatternChannels) {
@@ -422,7 +295,7 @@ class ChannelAffine final : public Op {
                type_, ": input ", in.shape.str(), ", output ", out.shape.str(), ", ", scale_.size(),
                " scales");
     const int c = in.shape.c;
-    const int threads = in.shape.size() >= detail::kEwParallelFloats ? ctx.threads : 1;
+    const int threads = tuning::worth_threads(in.shape.size(), ctx.threads);
     parallel_for(in.shape.pixels(), threads, [&](int64_t begin, int64_t end) {
       run_pixels(in.data + begin * c, out.data + begin * c, end - begin, c);
     });
@@ -433,42 +306,19 @@ class ChannelAffine final : public Op {
   void run_pixels(const float* x, float* y, int64_t pixels, int c) const {
     const int64_t n = pixels * c;
     const float* t = shift_.empty() ? nullptr : shift_.data();
-#if MIEN_X86
-    if (isa_has_avx2(isa_)) {
-      const int s = int(scale_.size());
-      if (!scale_pat_.empty()) {  // s == 1 or s == c, not a multiple of 8, <= 64
-        const float* tp = t ? shift_pat_.data() : nullptr;
-        if (tp)
-          detail::avx2::affine_periodic<true>(x, scale_pat_.data(), tp, period_, y, n);
-        else
-          detail::avx2::affine_periodic<false>(x, scale_pat_.data(), nullptr, period_, y, n);
-      } else if (s % 8 == 0) {  // s == c: the channel vectors themselves are the pattern
-        if (t)
-          detail::avx2::affine_periodic<true>(x, scale_.data(), t, s, y, n);
-        else
-          detail::avx2::affine_periodic<false>(x, scale_.data(), nullptr, s, y, n);
-      } else {  // long channel vector, not a multiple of 8: pixel by pixel
-        for (int64_t p = 0; p < pixels; ++p) {
-          if (t)
-            detail::avx2::affine_periodic<true>(x + p * c, scale_.data(), t, c, y + p * c, c);
-          else
-            detail::avx2::affine_periodic<false>(x + p * c, scale_.data(), nullptr, c, y + p * c,
-                                                 c);
-        }
-      }
-      return;
+    const kernels::AffineFn fn = kernels_.affine[t != nullptr];
+    const int s = int(scale_.size());
+    if (!scale_pat_.empty()) {  // s == 1 or s == c, not a multiple of 8, <= 64
+      fn(x, scale_pat_.data(), t ? shift_pat_.data() : nullptr, period_, y, n);
+    } else if (s % 8 == 0) {  // s == c: the channel vectors themselves are the pattern
+      fn(x, scale_.data(), t, s, y, n);
+    } else {  // long channel vector, not a multiple of 8: pixel by pixel
+      for (int64_t p = 0; p < pixels; ++p) fn(x + p * c, scale_.data(), t, c, y + p * c, c);
     }
-#endif
-    if (scale_.size() == 1) {
-      const float s0 = scale_[0], t0 = t ? t[0] : 0.f;
-      for (int64_t i = 0; i < n; ++i) y[i] = x[i] * s0 + t0;
-      return;
-    }
-    detail::affine_periodic_scalar(x, scale_.data(), t, c, y, n);
   }
 
   std::vector<float> scale_, shift_;
-  std::vector<float> scale_pat_, shift_pat_;  // AVX2 patterns (empty when not needed)
+  std::vector<float> scale_pat_, shift_pat_;  // lcm(C, 8) patterns (empty when not needed)
   int period_ = 0;
   std::string type_;
 };

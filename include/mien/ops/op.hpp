@@ -1,6 +1,8 @@
 // The life of a layer (after ncnn): constructed from its parameters and weights, which it
 // packs once for the chosen ISA; then run many times, from any number of threads at once
 // (run() is const and touches only its inputs, output and the caller's scratch memory).
+// An op holds the kernel table of its ISA (kernels/kernels.hpp), looked up once when it is
+// constructed; ops describe shapes, packing and scheduling and call kernels through it.
 #pragma once
 
 #include <cstddef>
@@ -11,6 +13,7 @@
 #include "mien/core/cpu.hpp"
 #include "mien/core/error.hpp"
 #include "mien/core/tensor.hpp"
+#include "mien/kernels/kernels.hpp"
 
 namespace mien {
 
@@ -56,8 +59,9 @@ class Op {
   Isa isa() const { return isa_; }
 
  protected:
-  explicit Op(Isa isa) : isa_(isa) {}
+  explicit Op(Isa isa) : isa_(isa), kernels_(kernels::kernel_table(isa)) {}
   Isa isa_;
+  const kernels::KernelTable& kernels_;
 };
 
 }  // namespace mien

@@ -16,14 +16,12 @@
 #include <string>
 #include <vector>
 
-#if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
-#endif
-
 #include "mien/core/cpu.hpp"
 #include "mien/core/error.hpp"
 #include "mien/core/parallel.hpp"
 #include "mien/core/tensor.hpp"
+#include "mien/kernels/kernels.hpp"
+#include "mien/kernels/tuning.hpp"
 #include "mien/ops/op.hpp"
 
 namespace mien {
@@ -65,7 +63,7 @@ class UpsampleNearest final : public Op {
     const Shape s = in.shape;
     MIEN_CHECK(out.shape == Shape(s.n, s.h * scale_, s.w * scale_, s.c),
                "upsample_nearest: ", s.str(), " x", scale_, " does not give ", out.shape.str());
-    const int threads = out.shape.size() >= kParallelFloats ? ctx.threads : 1;
+    const int threads = tuning::worth_threads(out.shape.size(), ctx.threads);
     // One work item per input row: it produces scale_ output rows.
     parallel_for(int64_t(s.n) * s.h, threads, [&](int64_t begin, int64_t end) {
       for (int64_t r = begin; r < end; ++r) run_row(in, out, int(r / s.h), int(r % s.h));
@@ -73,8 +71,6 @@ class UpsampleNearest final : public Op {
   }
 
  private:
-  static constexpr int64_t kParallelFloats = int64_t(1) << 16;
-
   // Widens one input row into the first of its output rows, then copies that row down.
   void run_row(const ConstTensorView& in, TensorView out, int n, int iy) const {
     const int c = in.shape.c, s = scale_;
@@ -149,74 +145,6 @@ inline void resize_bilinear_naive(ConstTensorView in, bool align_corners, bool h
         }
 }
 
-namespace detail {
-
-// Column taps of one run, stored in the scratch area as three float arrays (indices are
-// exact in float below 2^24, checked by the op): x0 * C, x1 * C offsets and the lerp.
-struct BilinearCols {
-  const float* x0;
-  const float* x1;
-  const float* lerp;
-};
-
-inline void bilinear_row_scalar(const float* r0, const float* r1, const BilinearCols& cols,
-                                int out_w, int c, float ly, float* out) {
-  for (int x = 0; x < out_w; ++x, out += c) {
-    const float* tl = r0 + int64_t(cols.x0[x]);
-    const float* tr = r0 + int64_t(cols.x1[x]);
-    const float* bl = r1 + int64_t(cols.x0[x]);
-    const float* br = r1 + int64_t(cols.x1[x]);
-    const float lx = cols.lerp[x];
-    for (int k = 0; k < c; ++k) {
-      const float top = tl[k] + (tr[k] - tl[k]) * lx;
-      const float bottom = bl[k] + (br[k] - bl[k]) * lx;
-      out[k] = top + (bottom - top) * ly;
-    }
-  }
-}
-
-#if MIEN_X86
-namespace avx2 {
-
-MIEN_TARGET_AVX2 inline __m256 bilinear_lerp8(const float* tl, const float* tr, const float* bl,
-                                              const float* br, __m256 lx, __m256 ly) {
-  const __m256 a = _mm256_loadu_ps(tl), b = _mm256_loadu_ps(bl);
-  const __m256 top = _mm256_fmadd_ps(_mm256_sub_ps(_mm256_loadu_ps(tr), a), lx, a);
-  const __m256 bottom = _mm256_fmadd_ps(_mm256_sub_ps(_mm256_loadu_ps(br), b), lx, b);
-  return _mm256_fmadd_ps(_mm256_sub_ps(bottom, top), ly, top);
-}
-
-// Vectorised over channels: 8 at a time, the rest with masked loads (never past the row).
-MIEN_TARGET_AVX2 inline void bilinear_row(const float* r0, const float* r1,
-                                          const BilinearCols& cols, int out_w, int c, float ly,
-                                          float* out) {
-  const __m256 vly = _mm256_set1_ps(ly);
-  const int c8 = c & ~7, rest = c - c8;
-  const __m256i m =
-      _mm256_cmpgt_epi32(_mm256_set1_epi32(rest), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-  for (int x = 0; x < out_w; ++x, out += c) {
-    const float* tl = r0 + int64_t(cols.x0[x]);
-    const float* tr = r0 + int64_t(cols.x1[x]);
-    const float* bl = r1 + int64_t(cols.x0[x]);
-    const float* br = r1 + int64_t(cols.x1[x]);
-    const __m256 lx = _mm256_set1_ps(cols.lerp[x]);
-    int k = 0;
-    for (; k < c8; k += 8)
-      _mm256_storeu_ps(out + k, bilinear_lerp8(tl + k, tr + k, bl + k, br + k, lx, vly));
-    if (rest) {
-      const __m256 a = _mm256_maskload_ps(tl + k, m), b = _mm256_maskload_ps(bl + k, m);
-      const __m256 top = _mm256_fmadd_ps(_mm256_sub_ps(_mm256_maskload_ps(tr + k, m), a), lx, a);
-      const __m256 bottom = _mm256_fmadd_ps(_mm256_sub_ps(_mm256_maskload_ps(br + k, m), b), lx, b);
-      _mm256_maskstore_ps(out + k, m, _mm256_fmadd_ps(_mm256_sub_ps(bottom, top), vly, top));
-    }
-  }
-}
-
-}  // namespace avx2
-#endif  // MIEN_X86
-
-}  // namespace detail
-
 class ResizeBilinear final : public Op {
  public:
   ResizeBilinear(int out_h, int out_w, bool align_corners, bool half_pixel_centers, Isa isa)
@@ -275,7 +203,8 @@ class ResizeBilinear final : public Op {
     }
     const detail::BilinearCols cols{x0, x1, lx};
     const float sy = bilinear_scale(s.h, out_h_, align_corners_);
-    const int threads = out.shape.size() >= kParallelFloats ? ctx.threads : 1;
+    const int threads = tuning::worth_threads(out.shape.size(), ctx.threads);
+    const kernels::BilinearRowFn row = kernels_.bilinear_row;
     parallel_for(int64_t(s.n) * out_h_, threads, [&](int64_t begin, int64_t end) {
       for (int64_t r = begin; r < end; ++r) {
         const int n = int(r / out_h_), y = int(r % out_h_);
@@ -283,20 +212,13 @@ class ResizeBilinear final : public Op {
         const float* r0 = in.pixel(n, t.lower, 0);
         const float* r1 = in.pixel(n, t.upper, 0);
         float* o = out.pixel(n, y, 0);
-#if MIEN_X86
-        if (isa_has_avx2(isa_)) {
-          detail::avx2::bilinear_row(r0, r1, cols, out_w_, s.c, t.lerp, o);
-          continue;
-        }
-#endif
-        detail::bilinear_row_scalar(r0, r1, cols, out_w_, s.c, t.lerp, o);
+        row(r0, r1, cols, out_w_, s.c, t.lerp, o);
       }
     });
   }
 
  private:
   static constexpr int kMaxSize = 1 << 16;
-  static constexpr int64_t kParallelFloats = int64_t(1) << 16;
 
   int out_h_, out_w_;
   bool align_corners_, half_pixel_;

@@ -10,14 +10,12 @@
 #include <string>
 #include <vector>
 
-#if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
-#endif
-
 #include "mien/core/cpu.hpp"
 #include "mien/core/error.hpp"
 #include "mien/core/parallel.hpp"
 #include "mien/core/tensor.hpp"
+#include "mien/kernels/kernels.hpp"
+#include "mien/kernels/tuning.hpp"
 #include "mien/ops/activation.hpp"
 #include "mien/ops/eltwise.hpp"
 #include "mien/ops/op.hpp"
@@ -62,94 +60,6 @@ namespace detail {
 inline int se_round8(int v) {
   return (v + 7) & ~7;
 }
-
-// acc[k] = sum over `pixels` pixels of x[p * c + k]; acc holds se_round8(c) floats. Four
-// pixels per step so each accumulator is updated once per four rows.
-inline void se_sum_scalar(const float* x, int64_t pixels, int c, float* acc) {
-  std::fill_n(acc, c, 0.f);
-  int64_t p = 0;
-  for (; p + 4 <= pixels; p += 4, x += 4 * int64_t(c))
-    for (int k = 0; k < c; ++k) acc[k] += (x[k] + x[c + k]) + (x[2 * c + k] + x[3 * c + k]);
-  for (; p < pixels; ++p, x += c)
-    for (int k = 0; k < c; ++k) acc[k] += x[k];
-}
-
-// y = relu(x w + b): x [in], w [in][out_pad] zero-padded, b [out_pad]; y [out_pad].
-inline void se_dense_scalar(const float* x, int in, const float* w, const float* b, int out_pad,
-                            bool relu, float* y) {
-  std::copy_n(b, out_pad, y);
-  for (int i = 0; i < in; ++i) {
-    const float xi = x[i];
-    const float* wi = w + int64_t(i) * out_pad;
-    for (int j = 0; j < out_pad; ++j) y[j] += xi * wi[j];
-  }
-  if (relu)
-    for (int j = 0; j < out_pad; ++j) y[j] = std::max(y[j], 0.f);
-}
-
-#if MIEN_X86
-namespace avx2 {
-
-MIEN_TARGET_AVX2 inline void se_sum(const float* x, int64_t pixels, int c, float* acc) {
-  const int c8 = c & ~7, rest = c - c8;
-  const __m256i m =
-      _mm256_cmpgt_epi32(_mm256_set1_epi32(rest), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-  for (int k = 0; k < c8 + (rest ? 8 : 0); k += 8) _mm256_storeu_ps(acc + k, _mm256_setzero_ps());
-  const int64_t stride = c;
-  int64_t p = 0;
-  for (; p + 4 <= pixels; p += 4, x += 4 * stride) {
-    int k = 0;
-    for (; k < c8; k += 8) {
-      const __m256 s01 = _mm256_add_ps(_mm256_loadu_ps(x + k), _mm256_loadu_ps(x + stride + k));
-      const __m256 s23 =
-          _mm256_add_ps(_mm256_loadu_ps(x + 2 * stride + k), _mm256_loadu_ps(x + 3 * stride + k));
-      _mm256_storeu_ps(acc + k, _mm256_add_ps(_mm256_loadu_ps(acc + k), _mm256_add_ps(s01, s23)));
-    }
-    if (rest) {
-      const __m256 s01 =
-          _mm256_add_ps(_mm256_maskload_ps(x + k, m), _mm256_maskload_ps(x + stride + k, m));
-      const __m256 s23 = _mm256_add_ps(_mm256_maskload_ps(x + 2 * stride + k, m),
-                                       _mm256_maskload_ps(x + 3 * stride + k, m));
-      _mm256_storeu_ps(acc + k, _mm256_add_ps(_mm256_loadu_ps(acc + k), _mm256_add_ps(s01, s23)));
-    }
-  }
-  for (; p < pixels; ++p, x += stride) {
-    int k = 0;
-    for (; k < c8; k += 8)
-      _mm256_storeu_ps(acc + k, _mm256_add_ps(_mm256_loadu_ps(acc + k), _mm256_loadu_ps(x + k)));
-    if (rest)
-      _mm256_storeu_ps(acc + k,
-                       _mm256_add_ps(_mm256_loadu_ps(acc + k), _mm256_maskload_ps(x + k, m)));
-  }
-}
-
-// As se_dense_scalar; out_pad is a multiple of 8. Four accumulators over the input index
-// break the FMA latency chain (the reduced layer has only one or two output vectors).
-MIEN_TARGET_AVX2 inline void se_dense(const float* x, int in, const float* w, const float* b,
-                                      int out_pad, bool relu, float* y) {
-  for (int j = 0; j < out_pad; j += 8) {
-    __m256 a0 = _mm256_loadu_ps(b + j), a1 = _mm256_setzero_ps(), a2 = a1, a3 = a1;
-    const float* wj = w + j;
-    int i = 0;
-    for (; i + 4 <= in; i += 4) {
-      a0 = _mm256_fmadd_ps(_mm256_set1_ps(x[i]), _mm256_loadu_ps(wj + int64_t(i) * out_pad), a0);
-      a1 = _mm256_fmadd_ps(_mm256_set1_ps(x[i + 1]), _mm256_loadu_ps(wj + int64_t(i + 1) * out_pad),
-                           a1);
-      a2 = _mm256_fmadd_ps(_mm256_set1_ps(x[i + 2]), _mm256_loadu_ps(wj + int64_t(i + 2) * out_pad),
-                           a2);
-      a3 = _mm256_fmadd_ps(_mm256_set1_ps(x[i + 3]), _mm256_loadu_ps(wj + int64_t(i + 3) * out_pad),
-                           a3);
-    }
-    for (; i < in; ++i)
-      a0 = _mm256_fmadd_ps(_mm256_set1_ps(x[i]), _mm256_loadu_ps(wj + int64_t(i) * out_pad), a0);
-    __m256 v = _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3));
-    if (relu) v = _mm256_max_ps(v, _mm256_setzero_ps());
-    _mm256_storeu_ps(y + j, v);
-  }
-}
-
-}  // namespace avx2
-#endif  // MIEN_X86
 
 }  // namespace detail
 
@@ -212,7 +122,7 @@ class SqueezeExcite final : public Op {
     float* scale = hidden + rp_;
     float* partial = scale + cp_;
     const int64_t hw = int64_t(s.h) * s.w;
-    const bool big = hw * c_ >= kParallelFloats;
+    const bool big = tuning::worth_threads(hw * c_, 2) > 1;
     const int slots = int(
         std::min<std::size_t>((ctx.scratch_size - fixed) / std::size_t(cp_), std::size_t(1024)));
     const int threads = big ? std::max(1, std::min(ctx.threads, slots)) : 1;
@@ -235,30 +145,22 @@ class SqueezeExcite final : public Op {
       // Excite: two small dense layers and the sigmoid, on one thread.
       dense(pooled, c_, w1_.data(), b1_.data(), rp_, true, hidden);
       dense(hidden, r_, w2_.data(), b2_.data(), cp_, false, scale);
-      apply_activation(scale, 1, c_, sigmoid_, isa_);
+      kernels_.activate(scale, scale, 1, c_, sigmoid_);
       // Scale every pixel by its channel's factor.
       parallel_for(hw, threads, [&](int64_t p0, int64_t p1) {
-        detail::ew_channels<detail::EwOp::Mul>(isa_, false, x + p0 * c_, scale, c_, y + p0 * c_,
+        detail::ew_channels<detail::EwOp::Mul>(kernels_, false, x + p0 * c_, scale, c_, y + p0 * c_,
                                                p1 - p0, 0.f, 0.f);
       });
     }
   }
 
  private:
-  static constexpr int64_t kParallelFloats = int64_t(1) << 16;
-
   void sum_pixels(const float* x, int64_t pixels, float* acc) const {
-#if MIEN_X86
-    if (isa_has_avx2(isa_)) return detail::avx2::se_sum(x, pixels, c_, acc);
-#endif
-    detail::se_sum_scalar(x, pixels, c_, acc);
+    kernels_.se_sum(x, pixels, c_, acc);
   }
   void dense(const float* x, int in, const float* w, const float* b, int out_pad, bool relu,
              float* y) const {
-#if MIEN_X86
-    if (isa_has_avx2(isa_)) return detail::avx2::se_dense(x, in, w, b, out_pad, relu, y);
-#endif
-    detail::se_dense_scalar(x, in, w, b, out_pad, relu, y);
+    kernels_.se_dense(x, in, w, b, out_pad, relu, y);
   }
 
   int c_, r_, cp_ = 0, rp_ = 0;

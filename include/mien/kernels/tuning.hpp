@@ -1,0 +1,57 @@
+// Every tuning number of the kernels and of the ops' scheduling, in one place, each with the
+// reason it has its value. Change one here and re-run bench/ (bench_conv, bench_models).
+#pragma once
+
+#include <cstdint>
+
+namespace mien {
+namespace tuning {
+
+// ---- cache blocking (GEMM and the conv2d window buffers) ----
+// An A block (im2col rows or pixel rows) of at most this many floats (64 KiB) stays in L2
+// while every packed B panel streams over it; each B panel stays in L1 for all the block's
+// micro-tiles. conv2d sizes its window buffers with the same budget so they are the A block.
+constexpr int64_t kL2BlockFloats = 16384;
+// At most this many rows per block: beyond ~480 rows the C tile of a panel (480 x NR) no
+// longer fits in L1 next to the panel, and small-K layers gained nothing from longer blocks.
+constexpr int64_t kMaxBlockRows = 480;
+
+// ---- GEMM panels ----
+// Columns per packed panel for the 8-lane (scalar and AVX2) kernels: two vectors, so a
+// 6x16 AVX2 tile uses 12 accumulators + 2 B vectors + 1 broadcast of the 16 ymm.
+constexpr int kGemmNr = 16;
+// AVX-512 panels: two zmm. 12x32 uses 24 of the 32 zmm as accumulators.
+constexpr int kGemmNr512 = 32;
+
+// ---- element-wise streams ----
+// Non-clamp activations after add/mul run per block of about this many floats (16 KB,
+// L1-resident) right after the block is computed, instead of a second pass over the tensor.
+constexpr int64_t kEwBlockFloats = 4096;
+// Channel vectors up to this length (not a multiple of 8) are expanded to a pattern of
+// lcm(C, 8) values so the 8-lane kernels run over whole vectors; longer ones go pixel by pixel.
+constexpr int kEwMaxPatternChannels = 64;
+// Softmax over rows shorter than a vector: rows per block whose exponentials run as one flat
+// stream (256 rows of a detector's 2 classes = 2 KB, in L1).
+constexpr int64_t kSoftmaxBlockRows = 256;
+
+// ---- threads ----
+// The one rule for "worth a second thread": waking a pool worker and joining it costs a few
+// microseconds, about what one core spends on kParallelMinWork units of work, a unit being
+// one float read and written by an element-wise kernel. Ops state their work in those units
+// through the per-element costs below (measured ratios of time per element, rounded to a
+// power of two), then call worth_threads().
+constexpr int64_t kParallelMinWork = int64_t(1) << 16;
+// Activations: exp/div-heavy kinds dominate the standalone op; 2 units per float.
+constexpr int64_t kCostActivation = 2;
+// Depthwise and pooling: one multiply-add (or max) of a window tap costs about a quarter
+// (depthwise, FMA from registers) or half (pooling, a load per tap) of a streamed float.
+constexpr int64_t kCostDepthwiseTapDiv = 4;
+constexpr int64_t kCostPoolTapDiv = 2;
+
+// Threads to use for `work` units when the caller allows `threads`.
+inline int worth_threads(int64_t work, int threads) {
+  return work >= kParallelMinWork ? threads : 1;
+}
+
+}  // namespace tuning
+}  // namespace mien
