@@ -254,8 +254,9 @@ MIEN_API PipelineModels Pipeline::default_models(const std::string& weights_dir,
       const EmbeddedModel e = embedded_model(name);
       if (!e.available())
         throw Error(std::string("default model '") + name +
-                    "' is not compiled into this program; pass model files or define "
-                    "MIEN_EMBED_WEIGHTS_DIR");
+                    "' is not compiled into this program; pass model files, or compile "
+                    "the models in: mien_embed_default_models(target) in CMake (also from an "
+                    "installed package), or MIEN_EMBED_WEIGHTS_DIR defined in one source file");
       return Model::from_memory(e.data, e.size, std::string("<built-in ") + name + ">");
     }
     return Model::load(weights_dir + "/" + name + ".mien");
