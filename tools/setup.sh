@@ -4,9 +4,10 @@
 # Idempotent: only missing packages are installed. Run as root (or with sudo available).
 set -euo pipefail
 
+# nlohmann-json3-dev: JSON output of results (include/mien/io/json.hpp).
 # clang + libclang-rt-14-dev: the libFuzzer targets ctest runs (tests/fuzz); without
 # them those tests are skipped.
-packages=(g++ cmake make pkg-config libstb-dev doctest-dev libbenchmark-dev
+packages=(g++ cmake make pkg-config libstb-dev nlohmann-json3-dev doctest-dev libbenchmark-dev
           libomp-dev ffmpeg python3 python3-numpy python3-h5py python3-onnx
           clang libclang-rt-14-dev)
 

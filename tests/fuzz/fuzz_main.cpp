@@ -16,9 +16,9 @@
 #include <string>
 #include <vector>
 
+#include "mien/eval/readers.hpp"
 #include "mien/model/format.hpp"
 #include "mien/model/session.hpp"
-#include "mien/vision/dataset.hpp"
 #include "mien/vision/image.hpp"
 
 namespace {

@@ -15,9 +15,9 @@
 #include <string>
 #include <vector>
 
+#include "mien/eval/evaluate.hpp"
 #include "mien/model/check.hpp"
 #include "mien/model/format.hpp"
-#include "mien/vision/dataset.hpp"
 #include "mien/vision/image.hpp"
 #include "mien/vision/pipeline.hpp"
 #include "test_util.hpp"

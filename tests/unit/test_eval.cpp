@@ -12,8 +12,8 @@
 #include <string>
 #include <vector>
 
-#include "mien/vision/dataset.hpp"
-#include "mien/vision/metrics.hpp"
+#include "mien/eval/evaluate.hpp"
+#include "mien/eval/metrics.hpp"
 #include "test_util.hpp"
 
 namespace fs = std::filesystem;
@@ -371,7 +371,7 @@ TEST_CASE("dataset: CSV of image,label; paths relative to the CSV") {
   CHECK(contains(error_of([&] { read_dataset(d / "missing.csv"); }), "no such file"));
 }
 
-#ifdef MIEN_EMBED_WEIGHTS_DIR
+#ifdef MIEN_HAS_DEFAULT_MODELS
 TEST_CASE("evaluate: synthetic crops are counted right (accuracy values are meaningless)") {
   TempDir d("evaluate");
   int id = 0;

@@ -133,7 +133,7 @@ TEST_CASE("parallel_for: an exception in the body reaches the caller; the pool s
   CHECK(n.load() == 1000);
 }
 
-TEST_CASE("parallel_for: callers on several threads at once (one gets the pool, others inline)") {
+TEST_CASE("parallel_for: callers on several threads at once (each with its own job slot)") {
   std::atomic<int> errors{0};
   auto caller = [&](int seed) {
     for (int job = 0; job < 300; ++job) {
@@ -149,6 +149,47 @@ TEST_CASE("parallel_for: callers on several threads at once (one gets the pool, 
   for (int t = 0; t < 4; ++t) threads.emplace_back(caller, t);
   for (std::thread& t : threads) t.join();
   CHECK(errors.load() == 0);
+}
+
+TEST_CASE("thread pool: a second caller gets the pool while the first one's job runs") {
+  // A's job holds the pool until B's job is over. With one job slot B would run inline
+  // (one call over its whole range); with a slot of its own B's job is split into chunks
+  // (run by B itself here, the worker being stuck in A's job, or by both). No timing: every
+  // wait is for something the other thread is sure to do.
+  ThreadPool pool(1);
+  std::atomic<bool> a_started{false}, b_done{false};
+  std::atomic<int> b_ranges{0};
+  std::thread a([&] {
+    pool_for(pool, 2, 2, 1, [&](int64_t, int64_t) {
+      a_started = true;
+      while (!b_done) std::this_thread::yield();
+    });
+  });
+  while (!a_started) std::this_thread::yield();
+  check_cover(pool, 64, 2, 1);  // B, while A holds a slot
+  pool_for(pool, 64, 2, 1, [&](int64_t, int64_t) { ++b_ranges; });
+  b_done = true;
+  a.join();
+  CHECK(b_ranges.load() > 1);
+}
+
+TEST_CASE("run_tasks: every task exactly once, nested inside a parallel_for too") {
+  for (int threads : {1, 2, 3, 8}) {
+    std::vector<std::atomic<int>> hits(100);
+    run_tasks(100, threads, [&](int64_t i) { hits[std::size_t(i)]++; });
+    for (auto& h : hits) REQUIRE(h.load() == 1);
+  }
+  std::vector<std::atomic<int>> hits(8 * 10);
+  parallel_for(8, 2, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i)
+      run_tasks(10, 2, [&](int64_t t) { hits[std::size_t(i * 10 + t)]++; });
+  });
+  for (auto& h : hits) REQUIRE(h.load() == 1);
+  CHECK_THROWS_AS(run_tasks(10, 2,
+                            [](int64_t t) {
+                              if (t == 3) throw Error("task 3");
+                            }),
+                  Error);
 }
 
 TEST_CASE("parallel_for allocates nothing per call") {

@@ -1,6 +1,8 @@
 // `mien eval DATASET`: accuracy, macro-F1, per-class precision/recall and the confusion
-// matrix of the emotion model(s) on a labelled set of faces (include/mien/vision/dataset.hpp
-// reads the formats, include/mien/vision/metrics.hpp does the arithmetic).
+// matrix of the emotion model(s) on a labelled set of faces. The library does the work
+// (include/mien/eval/: readers.hpp reads the formats, evaluate.hpp classifies, metrics.hpp
+// does the arithmetic, report.hpp writes the JSON and the predictions CSV); this file
+// parses the options and prints the table and the confusion-matrix picture.
 #pragma once
 
 #include <unistd.h>
@@ -12,61 +14,17 @@
 #include <string>
 #include <vector>
 
-#include "mien/vision/dataset.hpp"
+#include "mien/eval/evaluate.hpp"
+#include "mien/eval/metrics.hpp"
+#include "mien/eval/report.hpp"
 #include "mien/vision/draw.hpp"
 #include "mien/vision/image.hpp"
-#include "mien/vision/metrics.hpp"
 #include "mien/vision/pipeline.hpp"
 #include "tools/cli/args.hpp"
-#include "tools/cli/json.hpp"
 #include "tools/cli/pipeline_options.hpp"
 #include "tools/cli/progress.hpp"
 
 namespace mien::cli {
-
-inline const char* status_name(SampleStatus s) {
-  switch (s) {
-    case SampleStatus::Ok:
-      return "ok";
-    case SampleStatus::Unreadable:
-      return "unreadable";
-    case SampleStatus::NoFace:
-      return "no_face";
-    default:
-      return "label_not_predicted";
-  }
-}
-
-inline std::string csv_field(const std::string& s) {
-  if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
-  std::string q = "\"";
-  for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return q + "\"";
-}
-
-// Every sample: its label, the prediction and the scores, so that errors can be looked at.
-inline void write_predictions(const std::string& path, const Dataset& ds, const EvalResult& r) {
-  std::ofstream out(path, std::ios::binary);
-  if (!out) throw Error(path + ": cannot create the file");
-  out << "image,label,predicted,status";
-  for (const std::string& l : r.labels) out << ',' << csv_field(l);
-  out << '\n';
-  char buf[32];
-  for (std::size_t i = 0; i < ds.samples.size(); ++i) {
-    const SampleResult& s = r.samples[i];
-    out << csv_field(ds.samples[i].name) << ',' << csv_field(ds.samples[i].label) << ','
-        << (s.predicted >= 0 ? r.labels[std::size_t(s.predicted)] : "") << ','
-        << status_name(s.status);
-    for (std::size_t k = 0; k < r.labels.size(); ++k) {
-      buf[0] = 0;
-      if (k < s.scores.size()) std::snprintf(buf, sizeof buf, "%.5f", double(s.scores[k]));
-      out << ',' << buf;
-    }
-    out << '\n';
-  }
-  out.flush();
-  if (!out) throw Error(path + ": cannot write the file");
-}
 
 namespace detail {
 
@@ -147,50 +105,6 @@ inline Image draw_confusion(const ConfusionMatrix& cm, const std::string& title,
   const std::string full = "100% of the true class";
   draw_text(img, left + lw - text_size(full, 1).w, ly + 18, full, grey, 1);
   return img;
-}
-
-inline std::string eval_json(const Dataset& ds, const EvalResult& r, const std::string& model,
-                             bool tta, double seconds) {
-  const ConfusionMatrix& cm = r.confusion;
-  std::string s =
-      "{\"dataset\":" + json_string(ds.path) + ",\"format\":" + json_string(ds.format) +
-      ",\"model\":" + json_string(model) + ",\"tta\":" + (tta ? "true" : "false") +
-      ",\"images\":" + std::to_string(ds.samples.size() + std::size_t(ds.skipped_total())) +
-      ",\"attempted\":" + std::to_string(r.attempted()) +
-      ",\"evaluated\":" + std::to_string(cm.total()) +
-      ",\"correct\":" + std::to_string(cm.correct()) +
-      ",\"accuracy\":" + json_number(r.accuracy_all()) +
-      ",\"accuracy_evaluated\":" + json_number(cm.accuracy()) +
-      ",\"macro_f1\":" + json_number(cm.macro_f1()) +
-      ",\"macro_precision\":" + json_number(cm.macro_precision()) +
-      ",\"macro_recall\":" + json_number(cm.macro_recall()) +
-      ",\"detected\":" + std::to_string(r.detected) +
-      ",\"left_out\":{\"unreadable\":" + std::to_string(r.unreadable) +
-      ",\"no_face\":" + std::to_string(r.no_face) + ",\"labels_not_predicted\":{";
-  for (std::size_t i = 0; i < r.unpredictable.size(); ++i)
-    s += (i ? "," : "") + json_string(r.unpredictable[i].first) + ":" +
-         std::to_string(r.unpredictable[i].second);
-  s += "},\"while_reading\":{";
-  for (std::size_t i = 0; i < ds.skipped.size(); ++i)
-    s += (i ? "," : "") + json_string(ds.skipped[i].first) + ":" +
-         std::to_string(ds.skipped[i].second);
-  s += "}},\"labels\":[";
-  for (int k = 0; k < cm.size(); ++k)
-    s += (k ? "," : "") + json_string(cm.labels()[std::size_t(k)]);
-  s += "],\"per_class\":{";
-  for (int k = 0; k < cm.size(); ++k)
-    s += (k ? "," : "") + json_string(cm.labels()[std::size_t(k)]) +
-         ":{\"precision\":" + json_number(cm.precision(k)) +
-         ",\"recall\":" + json_number(cm.recall(k)) + ",\"f1\":" + json_number(cm.f1(k)) +
-         ",\"support\":" + std::to_string(cm.true_count(k)) +
-         ",\"predicted\":" + std::to_string(cm.predicted_count(k)) + "}";
-  s += "},\"confusion\":[";
-  for (int t = 0; t < cm.size(); ++t) {
-    s += t ? ",[" : "[";
-    for (int p = 0; p < cm.size(); ++p) s += (p ? "," : "") + std::to_string(cm.at(t, p));
-    s += "]";
-  }
-  return s + "],\"seconds\":" + json_number(seconds, 4) + "}";
 }
 
 inline void print_report(const Dataset& ds, const EvalResult& r, const std::string& model, bool tta,
@@ -350,7 +264,8 @@ inline int cmd_eval(const std::vector<std::string>& argv) {
   if (shown > 5) std::fprintf(stderr, "mien: warning: %d more unreadable images\n", shown - 5);
 
   if (args.has("--json"))
-    std::printf("%s\n", eval_json(ds, r, model, eopt.pipeline.flip_tta, seconds).c_str());
+    std::printf("%s\n",
+                json_text(eval_json(ds, r, model, eopt.pipeline.flip_tta, seconds)).c_str());
   else
     print_report(ds, r, model, eopt.pipeline.flip_tta, seconds);
   std::fflush(stdout);

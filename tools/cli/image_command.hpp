@@ -10,11 +10,11 @@
 #include <string>
 #include <vector>
 
+#include "mien/io/faces.hpp"
 #include "mien/vision/annotate.hpp"
 #include "mien/vision/image.hpp"
 #include "mien/vision/pipeline.hpp"
 #include "tools/cli/args.hpp"
-#include "tools/cli/json.hpp"
 #include "tools/cli/output_names.hpp"
 #include "tools/cli/pipeline_options.hpp"
 
@@ -83,27 +83,6 @@ inline Image load_input_image(const std::string& file, const DecodeLimits& limit
   }
   if (std::ferror(stdin)) throw Error(std::string("<stdin>: cannot read: ") + std::strerror(errno));
   return decode_image(bytes.data(), bytes.size(), "<stdin>", limits);
-}
-
-inline std::string face_json(const FaceResult& r, const Pipeline& p) {
-  const Detection& f = r.face;
-  std::string s = "{\"box\":[" + json_number(f.x, 7) + "," + json_number(f.y, 7) + "," +
-                  json_number(f.w, 7) + "," + json_number(f.h, 7) +
-                  "],\"score\":" + json_number(f.score) + ",\"landmarks\":[";
-  for (std::size_t k = 0; k < f.keypoints.size(); ++k)
-    s += std::string(k ? "," : "") + "[" + json_number(f.keypoints[k].x, 7) + "," +
-         json_number(f.keypoints[k].y, 7) + "]";
-  s += "],\"emotion\":{\"label\":" +
-       json_string(r.emotion >= 0 ? p.emotion_labels()[std::size_t(r.emotion)] : "") +
-       ",\"scores\":{";
-  for (std::size_t k = 0; k < r.emotion_scores.size(); ++k)
-    s += std::string(k ? "," : "") + json_string(p.emotion_labels()[k]) + ":" +
-         json_number(r.emotion_scores[k]);
-  s += "}}";
-  if (r.gender >= 0)
-    s += ",\"gender\":{\"label\":" + json_string(p.gender_labels()[std::size_t(r.gender)]) +
-         ",\"score\":" + json_number(r.gender_score) + "}";
-  return s + "}";
 }
 
 inline void print_table(const std::string& file, const Image& img,
@@ -180,12 +159,7 @@ inline int cmd_image(const std::vector<std::string>& argv) {
       Image img = load_input_image(file, limits);
       const std::vector<FaceResult> faces = pipeline.analyze(img, opt);
       if (args.has("--json")) {
-        std::string s = "{\"file\":" + json_string(file) +
-                        ",\"width\":" + std::to_string(img.width) +
-                        ",\"height\":" + std::to_string(img.height) + ",\"faces\":[";
-        for (std::size_t i = 0; i < faces.size(); ++i)
-          s += (i ? "," : "") + face_json(faces[i], pipeline);
-        std::printf("%s]}\n", s.c_str());
+        std::printf("%s\n", json_text(image_json(file, img, faces, pipeline)).c_str());
       } else {
         print_table(file, img, faces, pipeline);
       }

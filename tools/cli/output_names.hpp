@@ -89,13 +89,4 @@ inline void check_writable(const std::string& path, const std::string& what) {
   std::fclose(f);
 }
 
-// One CSV field (as eval_command.hpp's csv_field), quoted when it holds a comma, quote or line
-// break (RFC 4180).
-inline std::string csv_quote(const std::string& s) {
-  if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
-  std::string q = "\"";
-  for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return q + "\"";
-}
-
 }  // namespace mien::cli

@@ -15,12 +15,12 @@
 #include <vector>
 
 #include "mien/core/parallel.hpp"
+#include "mien/io/video_results.hpp"
 #include "mien/video/video_analyzer.hpp"
 #include "mien/video/video_writer.hpp"
 #include "mien/vision/annotate.hpp"
 #include "tools/cli/args.hpp"
 #include "tools/cli/interrupt.hpp"
-#include "tools/cli/json.hpp"
 #include "tools/cli/output_names.hpp"
 #include "tools/cli/pipeline_options.hpp"
 #include "tools/cli/progress.hpp"
@@ -51,66 +51,6 @@ class OutputFile {
   std::string path_;
   std::FILE* f_;
 };
-
-// `decode_errors` > 0 adds a first entry {"type":"decoding_errors","count":N}: the
-// results come from a damaged stream.
-inline std::string timeline_json(const std::vector<TimelineEntry>& entries, const Pipeline& p,
-                                 int decode_errors = 0) {
-  std::string s = "[";
-  if (decode_errors > 0)
-    s += "\n {\"type\":\"decoding_errors\",\"count\":" + std::to_string(decode_errors) + "}" +
-         (entries.empty() ? "" : ",");
-  for (std::size_t i = 0; i < entries.size(); ++i) {
-    const TimelineEntry& e = entries[i];
-    char seconds[32];
-    std::snprintf(seconds, sizeof seconds, "%.1f", e.seconds);
-    s += std::string(i ? ",\n " : "\n ") + "{\"type\":\"emotion\",\"class\":" +
-         json_string(e.emotion >= 0 ? p.emotion_labels()[std::size_t(e.emotion)] : "") +
-         ",\"seconds\":" + seconds + ",\"object\":{\"track\":" + std::to_string(e.track) +
-         ",\"box\":[" + json_number(e.box.x, 6) + "," + json_number(e.box.y, 6) + "," +
-         json_number(e.box.w, 6) + "," + json_number(e.box.h, 6) +
-         "],\"probability\":" + json_number(e.probability, 4) +
-         ",\"detector_score\":" + json_number(e.detector_score, 4);
-    if (e.gender >= 0) s += ",\"gender\":" + json_string(p.gender_labels()[std::size_t(e.gender)]);
-    s += "}}";
-  }
-  return s + "\n]\n";
-}
-
-inline std::string csv_header(const Pipeline& p) {
-  std::string s = "frame,time,track,x,y,w,h,face_score";
-  for (const std::string& l : p.emotion_labels()) s += ",p_" + l;
-  s += ",smoothed_emotion";
-  if (p.has_gender()) s += ",gender,gender_score";
-  return s + "\n";
-}
-
-inline std::string csv_rows(const FrameResult& r, const Pipeline& p) {
-  std::string s;
-  char buf[160];
-  for (const TrackedFace& t : r.faces) {
-    const Detection& b = t.raw.face;
-    std::snprintf(buf, sizeof buf, "%lld,%.4f,%d,%.1f,%.1f,%.1f,%.1f,%.4f", (long long)r.index,
-                  r.time, t.track, double(b.x), double(b.y), double(b.w), double(b.h),
-                  double(b.score));
-    s += buf;
-    for (float v : t.raw.emotion_scores) {
-      std::snprintf(buf, sizeof buf, ",%.5f", double(v));
-      s += buf;
-    }
-    s += "," + p.emotion_labels()[std::size_t(t.label)];
-    if (p.has_gender()) {
-      if (t.raw.gender >= 0) {
-        std::snprintf(buf, sizeof buf, ",%.4f", double(t.raw.gender_score));
-        s += "," + p.gender_labels()[std::size_t(t.raw.gender)] + buf;
-      } else {
-        s += ",,";
-      }
-    }
-    s += "\n";
-  }
-  return s;
-}
 
 // Distribution as "neutral 54%  happy 30% ..." (largest first, shares >= 1%).
 inline std::string distribution_text(const TrackSummary& t, const Pipeline& p) {
@@ -297,14 +237,14 @@ inline int cmd_video(const std::vector<std::string>& argv) {
     try {
       if (args.has("--csv")) {
         csv = std::make_unique<OutputFile>(output("--csv", fi));
-        csv->write(csv_header(pipeline));
+        csv->write(frames_csv_header(pipeline));
       }
       if (args.has("--draw"))
         draw = std::make_unique<VideoWriter>(output("--draw", fi), info.width, info.height,
                                              info.fps > 0 ? info.fps : 25.0, ffmpeg);
       analyzer.run(*reader, [&](VideoFrame& frame, const FrameResult& r) {
         if (csv && r.analyzed) {
-          csv->write(csv_rows(r, pipeline));
+          csv->write(frames_csv_rows(r, pipeline));
           if (r.index % 64 == 0) csv->flush();
         }
         if (draw) {
@@ -366,8 +306,8 @@ inline int cmd_video(const std::vector<std::string>& argv) {
       if (label < 0)
         std::fprintf(stderr, "mien: warning: %s: no face, empty label\n", file.c_str());
       const std::string name = file == "-" ? "-" : std::filesystem::path(file).filename().string();
-      summary->write(csv_quote(name) + "," +
-                     (label >= 0 ? csv_quote(pipeline.emotion_labels()[std::size_t(label)]) : "") +
+      summary->write(csv_field(name) + "," +
+                     (label >= 0 ? csv_field(pipeline.emotion_labels()[std::size_t(label)]) : "") +
                      "," + std::to_string(decode_errors) + "\n");
       summary->flush();
     }

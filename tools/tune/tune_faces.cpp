@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "mien/vision/dataset.hpp"
+#include "mien/eval/evaluate.hpp"
 #include "mien/vision/detector.hpp"
 #include "mien/vision/face_crop.hpp"
 

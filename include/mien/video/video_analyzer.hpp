@@ -1,12 +1,15 @@
 // The face pipeline over a video: decode, analyse, track, smooth, and hand each frame with
 // its tracked faces to the caller, in order.
 //
-// Three kinds of threads overlap the work: ffmpeg decodes in its own process; one reader
-// thread pulls frames from its pipe and decides which to analyse; `threads` workers each
-// run Pipeline::analyze on a whole frame (frames in parallel beat splitting the small
-// layers of one frame across cores); the calling thread puts results back in frame
-// order, tracks and smooths them and calls `on_frame` (drawing, encoding, writing). At
-// most `2 * threads + 2` frames are in flight, so memory stays bounded on long videos.
+// ffmpeg decodes in its own process; one reader thread pulls frames from its pipe and
+// decides which to analyse (a dedicated thread because it blocks on the pipe: on the
+// compute pool it would hold a pool thread idle, and a pool task may not wait for
+// another); the calling thread takes the queued frames in batches of up to 2 * `threads`,
+// analyses the batch's frames in parallel on mien's thread pool (run_tasks: frames in
+// parallel beat splitting the small layers of one frame across cores), then, in frame
+// order, tracks and smooths them and calls `on_frame` (drawing, encoding, writing) while
+// the reader decodes ahead. At most `4 * threads + 2` frames are in flight, so memory
+// stays bounded on long videos.
 //
 // Only confirmed tracks (track_confirmation.hpp) reach `on_frame`, the timeline and the
 // summary. Whether a new track is a person is known a few analysed frames after it
@@ -92,10 +95,12 @@ class VideoAnalyzer {
   // Processes the whole stream. `on_frame` (may be empty) runs on the calling thread.
   void run(VideoReader& video, const FrameCallback& on_frame = {}) {
     const int workers = opt_.threads;
+    // A batch of several frames spreads the frames across the pool (each frame's layers
+    // then run inline); a batch of one frame uses the threads inside its layers.
     PipelineOptions frame_opt = opt_.pipeline;
-    // With several frames in flight, each frame runs single-threaded.
-    if (workers > 1) frame_opt.detect.threads = 1;
-    const std::size_t capacity = std::size_t(2 * workers + 2);
+    if (workers > 1) frame_opt.detect.threads = workers;
+    const std::size_t batch_max = std::size_t(2 * workers);
+    const std::size_t capacity = 2 * batch_max + 2;
     tracker_.ensure_memory(1.5 * opt_.sampler.interval(video.info().fps));
 
     Queue q;
@@ -134,63 +139,48 @@ class VideoAnalyzer {
       q.cv.notify_all();
     });
 
-    std::vector<std::thread> pool;
-    for (int w = 0; w < workers; ++w)
-      pool.emplace_back([&] {
-        for (;;) {
-          Item item;
-          {
-            std::unique_lock<std::mutex> lock(q.mutex);
-            q.cv.wait(lock, [&] { return !q.todo.empty() || q.input_done || q.stop; });
-            if (q.stop || q.todo.empty()) return;
-            item = std::move(q.todo.front());
-            q.todo.pop_front();
-          }
-          if (item.analyze) {
-            try {
-              item.faces = pipeline_.analyze(item.frame.image, frame_opt);
-            } catch (...) {
-              item.error = std::current_exception();
-            }
-          }
-          std::lock_guard<std::mutex> lock(q.mutex);
-          const int64_t index = item.frame.index;
-          q.done.emplace(index, std::move(item));
-          q.cv.notify_all();
-        }
-      });
-
     std::exception_ptr failure;
-    int64_t next = 0;
     for (;;) {
-      Item item;
+      std::vector<Item> batch;  // in frame order, as the reader queued them
       {
         std::unique_lock<std::mutex> lock(q.mutex);
-        // Frames are numbered 0, 1, 2... so "nothing in flight" after the input ended
-        // means every frame was delivered.
-        q.cv.wait(lock, [&] { return q.done.count(next) || (q.input_done && q.in_flight == 0); });
-        auto it = q.done.find(next);
-        if (it == q.done.end()) break;  // all delivered
-        item = std::move(it->second);
-        q.done.erase(it);
+        q.cv.wait(lock, [&] { return !q.todo.empty() || q.input_done; });
+        while (!q.todo.empty() && batch.size() < batch_max) {
+          batch.push_back(std::move(q.todo.front()));
+          q.todo.pop_front();
+        }
       }
-      std::vector<Image> freed;
-      try {
-        if (item.error) std::rethrow_exception(item.error);
-        deliver(std::move(item), on_frame, freed);
-      } catch (...) {
-        failure = std::current_exception();
-      }
-      {
+      if (batch.empty()) break;  // the input ended and every frame was delivered
+      // Analysis tasks never wait for each other or for delivery, so the batch completes
+      // however many pool threads join it (the reader keeps decoding meanwhile).
+      std::vector<std::size_t> analyzed;
+      for (std::size_t i = 0; i < batch.size(); ++i)
+        if (batch[i].analyze) analyzed.push_back(i);
+      run_tasks(int64_t(analyzed.size()), workers, [&](int64_t t) {
+        Item& item = batch[analyzed[std::size_t(t)]];
+        try {
+          item.faces = pipeline_.analyze(item.frame.image, frame_opt);
+        } catch (...) {
+          item.error = std::current_exception();
+        }
+      });
+      for (Item& item : batch) {
+        std::vector<Image> freed;
+        try {
+          if (item.error) std::rethrow_exception(item.error);
+          deliver(std::move(item), on_frame, freed);
+        } catch (...) {
+          failure = std::current_exception();
+        }
         std::lock_guard<std::mutex> lock(q.mutex);
         --q.in_flight;
         for (Image& img : freed)
           if (q.spare.size() < capacity) q.spare.push_back(std::move(img));
         if (failure) q.stop = true;
         q.cv.notify_all();
+        if (failure) break;
       }
       if (failure) break;
-      ++next;
     }
     // The held frames: every track is decided now. After a failed callback (an encoder
     // that died) there is nobody to hand them to.
@@ -206,7 +196,6 @@ class VideoAnalyzer {
     // On failure the reader sees `stop` after at most one more frame (ffmpeg keeps the
     // pipe fed); the VideoReader's owner ends ffmpeg.
     reader.join();
-    for (std::thread& t : pool) t.join();
     if (failure) std::rethrow_exception(failure);
     if (q.error) std::rethrow_exception(q.error);
   }
@@ -254,7 +243,6 @@ class VideoAnalyzer {
     std::mutex mutex;
     std::condition_variable cv;
     std::deque<Item> todo;
-    std::map<int64_t, Item> done;
     std::vector<Image> spare;  // frame buffers to reuse
     std::size_t in_flight = 0;
     bool input_done = false, stop = false;

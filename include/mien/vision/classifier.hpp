@@ -24,7 +24,7 @@
 #include <vector>
 
 #include "mien/core/parallel.hpp"
-#include "mien/model/session_pool.hpp"
+#include "mien/model/session.hpp"
 #include "mien/vision/detection.hpp"
 #include "mien/vision/face_crop.hpp"
 #include "mien/vision/image.hpp"
@@ -49,7 +49,7 @@ inline int argmax(const Probabilities& p) {
 
 class FaceClassifier {
  public:
-  explicit FaceClassifier(Model model) : pool_(model), input_(InputSpec::from_model(model)) {
+  explicit FaceClassifier(Model model) : model_(model), input_(InputSpec::from_model(model)) {
     try {
       check_classifier_metadata(model);  // task, labels, crop.* (model_checks.hpp)
       const Metadata& m = model.metadata();
@@ -80,7 +80,7 @@ class FaceClassifier {
     }
   }
 
-  const Model& model() const { return pool_.model(); }
+  const Model& model() const { return model_; }
   const InputSpec& input() const { return input_; }
   const std::vector<std::string>& labels() const { return labels_; }
   const std::string& task() const { return task_; }
@@ -150,42 +150,7 @@ class FaceClassifier {
       for (int64_t i = 0; i < tasks; ++i) task(i);
       return;
     }
-    std::atomic<int64_t> next{0};
-    // One range per thread, each pulling tasks until none is left (a thread that starts
-    // late finds them taken).
-    parallel_for(threads, threads, [&](int64_t, int64_t) {
-      for (int64_t i = next++; i < tasks; i = next++) task(i);
-    });
-  }
-
-  // Prepared NHWC input (n faces) -> probabilities.
-  std::vector<Probabilities> run_batch(std::vector<float> batch, std::size_t n, bool flip,
-                                       int threads) const {
-    std::vector<Probabilities> result(n);
-    if (n == 0) return result;
-    const int h = input_.height, w = input_.width, c = input_.channels();
-    if (flip) {  // append the mirrored faces to the same batch
-      batch.resize(2 * n * per_face());
-      for (std::size_t i = 0; i < n; ++i) {
-        const float* src = batch.data() + i * per_face();
-        float* dst = batch.data() + (n + i) * per_face();
-        for (int y = 0; y < h; ++y)
-          for (int x = 0; x < w; ++x)
-            std::copy_n(src + (std::size_t(y) * w + x) * c, c,
-                        dst + (std::size_t(y) * w + (w - 1 - x)) * c);
-      }
-    }
-    const int total = int(flip ? 2 * n : n);
-    auto session = pool_.acquire(threads);
-    const ConstTensorView out = session->run(ConstTensorView(Shape(total, h, w, c), batch.data()));
-    const std::size_t k = labels_.size();
-    for (std::size_t i = 0; i < n; ++i) {
-      result[i].assign(out.data + i * k, out.data + (i + 1) * k);
-      if (flip)
-        for (std::size_t j = 0; j < k; ++j)
-          result[i][j] = 0.5f * (result[i][j] + out.data[(n + i) * k + j]);
-    }
-    return result;
+    run_tasks(tasks, threads, std::forward<Task>(task));
   }
 
  private:
@@ -246,7 +211,7 @@ class FaceClassifier {
         return w;
       }
     }
-    return std::make_unique<Worker>(pool_.model(), 2 * per_face());
+    return std::make_unique<Worker>(model_, 2 * per_face());
   }
   void give_back(std::unique_ptr<Worker> w) const {
     if (!w) return;
@@ -255,7 +220,7 @@ class FaceClassifier {
     workers_.push_back(std::move(w));
   }
 
-  mutable SessionPool pool_;  // for run_batch
+  Model model_;
   mutable std::mutex workers_mutex_;
   mutable std::vector<std::unique_ptr<Worker>> workers_;  // idle per-face workers
   InputSpec input_;

@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "mien/core/api.hpp"
 #include "mien/core/error.hpp"
 #include "mien/vision/stb.hpp"
 
@@ -555,8 +556,22 @@ inline bool strip_empty_png_idat(const uint8_t* d, std::size_t n, std::vector<ui
 // empty, unreadable, truncated or corrupt data, zero size, or more pixels than `limits`
 // allow (by default MIEN_DEFAULT_MAX_PIXELS, and no more than the format can encode in
 // `size` bytes).
-inline Image decode_image(const uint8_t* data, std::size_t size, const std::string& origin,
-                          const DecodeLimits& limits = {}) {
+MIEN_API Image decode_image(const uint8_t* data, std::size_t size, const std::string& origin,
+                            const DecodeLimits& limits = {});
+
+// Reads a whole file and decodes it. Errors name the path.
+MIEN_API Image load_image(const std::string& path, const DecodeLimits& limits = {});
+
+// Encodes to "png", "jpg"/"jpeg" (quality 90), "bmp" or "tga" in memory.
+MIEN_API std::vector<uint8_t> encode_image(const Image& img, const std::string& format);
+
+// Writes PNG, JPEG (quality 90), BMP or TGA, chosen by the file extension.
+MIEN_API void save_image(const Image& img, const std::string& path);
+
+#if MIEN_API_BODIES
+
+MIEN_API Image decode_image(const uint8_t* data, std::size_t size, const std::string& origin,
+                            const DecodeLimits& limits) {
   using detail::image_error;
   if (!data || size == 0) image_error(origin, "empty image file");
   if (size > std::size_t(INT_MAX)) image_error(origin, "image file too large (", size, " bytes)");
@@ -643,8 +658,7 @@ inline Image decode_image(const uint8_t* data, std::size_t size, const std::stri
   return out;
 }
 
-// Reads a whole file and decodes it. Errors name the path.
-inline Image load_image(const std::string& path, const DecodeLimits& limits = {}) {
+MIEN_API Image load_image(const std::string& path, const DecodeLimits& limits) {
   using detail::image_error;
   std::unique_ptr<std::FILE, detail::FileCloser> f(std::fopen(path.c_str(), "rb"));
   if (!f) image_error(path, "cannot open image: ", std::strerror(errno));
@@ -666,8 +680,7 @@ inline Image load_image(const std::string& path, const DecodeLimits& limits = {}
   return decode_image(bytes.data(), bytes.size(), path, limits);
 }
 
-// Encodes to "png", "jpg"/"jpeg" (quality 90), "bmp" or "tga" in memory.
-inline std::vector<uint8_t> encode_image(const Image& img, const std::string& format) {
+MIEN_API std::vector<uint8_t> encode_image(const Image& img, const std::string& format) {
   detail::check_image(img, "encode_image");
   MIEN_CHECK(!img.empty(), "cannot encode an empty image");
   std::string f = format;
@@ -691,8 +704,7 @@ inline std::vector<uint8_t> encode_image(const Image& img, const std::string& fo
   return out;
 }
 
-// Writes PNG, JPEG (quality 90), BMP or TGA, chosen by the file extension.
-inline void save_image(const Image& img, const std::string& path) {
+MIEN_API void save_image(const Image& img, const std::string& path) {
   using detail::image_error;
   const std::string ext = detail::lower_extension(path);
   if (ext != "png" && ext != "jpg" && ext != "jpeg" && ext != "bmp" && ext != "tga") {
@@ -716,6 +728,8 @@ inline void save_image(const Image& img, const std::string& path) {
     image_error(path, "cannot write image: ", std::strerror(errno));
   }
 }
+
+#endif  // MIEN_API_BODIES
 
 // A sub-image for tiles: the rectangle is clamped to the image; no overlap gives an empty
 // Image (0x0).

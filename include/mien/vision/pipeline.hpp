@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "mien/core/api.hpp"
 #include "mien/vision/classifier.hpp"
 #include "mien/vision/detector.hpp"
 #include "mien/vision/embedded_models.hpp"
@@ -66,79 +67,9 @@ struct DefaultEnsemble {
 
 class Pipeline {
  public:
-  explicit Pipeline(const PipelineModels& models)
-      : detector_(std::make_shared<FaceDetector>(require_roles(models).detector)) {
-    MIEN_CHECK(!models.emotion.empty(), "the pipeline needs at least one emotion model");
-    const std::size_t n = models.emotion.size();
-    MIEN_CHECK(models.emotion_weights.empty() || models.emotion_weights.size() == n, "got ",
-               models.emotion_weights.size(), " ensemble weights for ", n, " emotion models");
-    MIEN_CHECK(models.emotion_flip.empty() || models.emotion_flip.size() == n, "got ",
-               models.emotion_flip.size(), " flip settings for ", n, " emotion models");
-    float total = 0.f;
-    for (std::size_t i = 0; i < n; ++i) {
-      const float w = models.emotion_weights.empty() ? 1.f : models.emotion_weights[i];
-      MIEN_CHECK(std::isfinite(w) && w >= 0.f, "ensemble weight ", w, " is not >= 0");
-      total += w;
-    }
-    MIEN_CHECK(total > 0.f, "the ensemble weights add up to 0");
-    for (std::size_t mi = 0; mi < n; ++mi) {
-      const Model& m = models.emotion[mi];
-      auto c = std::make_shared<FaceClassifier>(m);
-      // The first model's labels (canonicalised) are the pipeline's order; the others are
-      // mapped onto them by name.
-      if (emotion_labels_.empty())
-        for (const std::string& l : c->labels()) emotion_labels_.push_back(canonical_label(l));
-      std::vector<int> map;
-      for (const std::string& l : c->labels()) {
-        const int i = label_index(emotion_labels_, l);
-        if (i < 0) {
-          Error e("emotion label '" + l + "' is not among the first emotion model's labels");
-          e.set_file(m.origin());
-          throw e;
-        }
-        map.push_back(i);
-      }
-      const float w = models.emotion_weights.empty() ? 1.f : models.emotion_weights[mi];
-      const bool flip = !models.emotion_flip.empty() && models.emotion_flip[mi];
-      emotion_.push_back({c, map, w / total, flip});
-    }
-    MIEN_CHECK(models.mirror_margin >= 0.f && models.mirror_margin <= 1.f, "mirror margin ",
-               models.mirror_margin, " is outside 0..1");
-    mirror_margin_ = models.mirror_margin;
-    if (models.gender.loaded()) {
-      gender_ = std::make_shared<FaceClassifier>(models.gender);
-      for (const std::string& l : gender_->labels()) gender_labels_.push_back(canonical_label(l));
-    }
-  }
+  explicit Pipeline(const PipelineModels& models);
 
-  // Default models: compiled into the program (MIEN_EMBED_WEIGHTS_DIR), else loaded from
-  // the folder `weights_dir` (blazeface.mien, emotion.mien, face_expression.mien,
-  // gender.mien). The default is the ensemble of DefaultEnsemble; `fast` keeps the single
-  // big-XCEPTION (about 2x less work per face, and FER-2013 results identical to TF.js).
-  static PipelineModels default_models(const std::string& weights_dir = "", bool fast = false) {
-    PipelineModels m;
-    auto load = [&](const char* name) {
-      if (weights_dir.empty()) {
-        const EmbeddedModel e = embedded_model(name);
-        if (!e.available())
-          throw Error(std::string("default model '") + name +
-                      "' is not compiled into this program; pass model files or define "
-                      "MIEN_EMBED_WEIGHTS_DIR");
-        return Model::from_memory(e.data, e.size, std::string("<built-in ") + name + ">");
-      }
-      return Model::load(weights_dir + "/" + name + ".mien");
-    };
-    m.detector = load("blazeface");
-    m.emotion.push_back(load("emotion"));
-    if (!fast) {
-      m.emotion.push_back(load("face_expression"));
-      m.emotion_weights = {DefaultEnsemble::xception_weight, DefaultEnsemble::expression_weight};
-      m.emotion_flip = {false, true};
-      m.mirror_margin = DefaultEnsemble::mirror_margin;
-    }
-    m.gender = load("gender");
-    return m;
-  }
+  static PipelineModels default_models(const std::string& weights_dir = "", bool fast = false);
   static Pipeline with_default_models(bool fast = false) {
     return Pipeline(default_models("", fast));
   }
@@ -152,47 +83,17 @@ class Pipeline {
   bool emotion_flip(std::size_t i) const { return emotion_.at(i).flip; }
   float mirror_margin() const { return mirror_margin_; }
 
-  std::vector<FaceResult> analyze(const Image& img, const PipelineOptions& opt = {}) const {
-    std::vector<Detection> faces = detector_->detect(img, opt.detect);
-    return classify(img, std::move(faces), opt);
-  }
+  std::vector<FaceResult> analyze(const Image& img, const PipelineOptions& opt = {}) const;
 
   // Classify given face boxes (skips detection). With threads > 1, the (face, model) pairs
   // are spread across threads (models.emotion and gender run concurrently); each pair runs
   // alone, so the results are bit-identical for every thread count.
   std::vector<FaceResult> classify(const Image& img, std::vector<Detection> faces,
-                                   const PipelineOptions& opt = {}) const {
-    std::vector<FaceResult> results(faces.size());
-    if (faces.empty()) return results;
-    const bool gender = gender_ && opt.gender;
-    const std::vector<Probabilities> emotions =
-        scores(faces.size(), gender, opt.flip_tta, opt.detect.threads,
-               [&](const FaceClassifier& c, FaceView view, std::size_t i, float* out) {
-                 c.classify_face(img, faces[i], view, opt.detect.threads, out);
-               });
-    for (std::size_t i = 0; i < faces.size(); ++i) {
-      results[i].emotion_scores.assign(
-          emotions[i].begin(), emotions[i].begin() + std::ptrdiff_t(emotion_labels_.size()));
-      results[i].emotion = argmax(results[i].emotion_scores);
-      if (gender) {
-        const Probabilities g(emotions[i].begin() + std::ptrdiff_t(emotion_labels_.size()),
-                              emotions[i].end());
-        results[i].gender = argmax(g);
-        results[i].gender_score = g[std::size_t(results[i].gender)];
-      }
-      results[i].face = std::move(faces[i]);
-    }
-    return results;
-  }
+                                   const PipelineOptions& opt = {}) const;
 
   // Emotion of images that are already face crops (datasets such as FER-2013).
   std::vector<Probabilities> classify_crops(const std::vector<const Image*>& crops,
-                                            bool flip_tta = false, int threads = 1) const {
-    return scores(crops.size(), false, flip_tta, threads,
-                  [&](const FaceClassifier& c, FaceView view, std::size_t i, float* out) {
-                    c.classify_crop(*crops[i], view, threads, out);
-                  });
-  }
+                                            bool flip_tta = false, int threads = 1) const;
 
  private:
   struct EmotionModel {
@@ -293,5 +194,124 @@ class Pipeline {
   std::vector<std::string> emotion_labels_, gender_labels_;
   float mirror_margin_ = 1.f;
 };
+
+#if MIEN_API_BODIES
+
+MIEN_API Pipeline::Pipeline(const PipelineModels& models)
+    : detector_(std::make_shared<FaceDetector>(require_roles(models).detector)) {
+  MIEN_CHECK(!models.emotion.empty(), "the pipeline needs at least one emotion model");
+  const std::size_t n = models.emotion.size();
+  MIEN_CHECK(models.emotion_weights.empty() || models.emotion_weights.size() == n, "got ",
+             models.emotion_weights.size(), " ensemble weights for ", n, " emotion models");
+  MIEN_CHECK(models.emotion_flip.empty() || models.emotion_flip.size() == n, "got ",
+             models.emotion_flip.size(), " flip settings for ", n, " emotion models");
+  float total = 0.f;
+  for (std::size_t i = 0; i < n; ++i) {
+    const float w = models.emotion_weights.empty() ? 1.f : models.emotion_weights[i];
+    MIEN_CHECK(std::isfinite(w) && w >= 0.f, "ensemble weight ", w, " is not >= 0");
+    total += w;
+  }
+  MIEN_CHECK(total > 0.f, "the ensemble weights add up to 0");
+  for (std::size_t mi = 0; mi < n; ++mi) {
+    const Model& m = models.emotion[mi];
+    auto c = std::make_shared<FaceClassifier>(m);
+    // The first model's labels (canonicalised) are the pipeline's order; the others are
+    // mapped onto them by name.
+    if (emotion_labels_.empty())
+      for (const std::string& l : c->labels()) emotion_labels_.push_back(canonical_label(l));
+    std::vector<int> map;
+    for (const std::string& l : c->labels()) {
+      const int i = label_index(emotion_labels_, l);
+      if (i < 0) {
+        Error e("emotion label '" + l + "' is not among the first emotion model's labels");
+        e.set_file(m.origin());
+        throw e;
+      }
+      map.push_back(i);
+    }
+    const float w = models.emotion_weights.empty() ? 1.f : models.emotion_weights[mi];
+    const bool flip = !models.emotion_flip.empty() && models.emotion_flip[mi];
+    emotion_.push_back({c, map, w / total, flip});
+  }
+  MIEN_CHECK(models.mirror_margin >= 0.f && models.mirror_margin <= 1.f, "mirror margin ",
+             models.mirror_margin, " is outside 0..1");
+  mirror_margin_ = models.mirror_margin;
+  if (models.gender.loaded()) {
+    gender_ = std::make_shared<FaceClassifier>(models.gender);
+    for (const std::string& l : gender_->labels()) gender_labels_.push_back(canonical_label(l));
+  }
+}
+
+// Default models: compiled into the program (MIEN_EMBED_WEIGHTS_DIR), else loaded from
+// the folder `weights_dir` (blazeface.mien, emotion.mien, face_expression.mien,
+// gender.mien). The default is the ensemble of DefaultEnsemble; `fast` keeps the single
+// big-XCEPTION (about 2x less work per face, and FER-2013 results identical to TF.js).
+
+MIEN_API PipelineModels Pipeline::default_models(const std::string& weights_dir, bool fast) {
+  PipelineModels m;
+  auto load = [&](const char* name) {
+    if (weights_dir.empty()) {
+      const EmbeddedModel e = embedded_model(name);
+      if (!e.available())
+        throw Error(std::string("default model '") + name +
+                    "' is not compiled into this program; pass model files, or compile "
+                    "the models in: mien_embed_default_models(target) in CMake (also from an "
+                    "installed package), or MIEN_EMBED_WEIGHTS_DIR defined in one source file");
+      return Model::from_memory(e.data, e.size, std::string("<built-in ") + name + ">");
+    }
+    return Model::load(weights_dir + "/" + name + ".mien");
+  };
+  m.detector = load("blazeface");
+  m.emotion.push_back(load("emotion"));
+  if (!fast) {
+    m.emotion.push_back(load("face_expression"));
+    m.emotion_weights = {DefaultEnsemble::xception_weight, DefaultEnsemble::expression_weight};
+    m.emotion_flip = {false, true};
+    m.mirror_margin = DefaultEnsemble::mirror_margin;
+  }
+  m.gender = load("gender");
+  return m;
+}
+
+MIEN_API std::vector<FaceResult> Pipeline::analyze(const Image& img,
+                                                   const PipelineOptions& opt) const {
+  std::vector<Detection> faces = detector_->detect(img, opt.detect);
+  return classify(img, std::move(faces), opt);
+}
+
+MIEN_API std::vector<FaceResult> Pipeline::classify(const Image& img, std::vector<Detection> faces,
+                                                    const PipelineOptions& opt) const {
+  std::vector<FaceResult> results(faces.size());
+  if (faces.empty()) return results;
+  const bool gender = gender_ && opt.gender;
+  const std::vector<Probabilities> emotions =
+      scores(faces.size(), gender, opt.flip_tta, opt.detect.threads,
+             [&](const FaceClassifier& c, FaceView view, std::size_t i, float* out) {
+               c.classify_face(img, faces[i], view, opt.detect.threads, out);
+             });
+  for (std::size_t i = 0; i < faces.size(); ++i) {
+    results[i].emotion_scores.assign(emotions[i].begin(),
+                                     emotions[i].begin() + std::ptrdiff_t(emotion_labels_.size()));
+    results[i].emotion = argmax(results[i].emotion_scores);
+    if (gender) {
+      const Probabilities g(emotions[i].begin() + std::ptrdiff_t(emotion_labels_.size()),
+                            emotions[i].end());
+      results[i].gender = argmax(g);
+      results[i].gender_score = g[std::size_t(results[i].gender)];
+    }
+    results[i].face = std::move(faces[i]);
+  }
+  return results;
+}
+
+MIEN_API std::vector<Probabilities> Pipeline::classify_crops(const std::vector<const Image*>& crops,
+                                                             bool flip_tta, int threads) const {
+  return scores(crops.size(), false, flip_tta, threads,
+                [&](const FaceClassifier& c, FaceView view, std::size_t i, float* out) {
+                  c.classify_crop(*crops[i], view, threads, out);
+                });
+}
+
+#endif  // MIEN_API_BODIES
 
 }  // namespace mien
