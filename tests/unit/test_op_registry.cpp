@@ -1,7 +1,9 @@
 // The op registry (model/op_registry.hpp) is the one list of ops: its entries are
 // consistent, FORMAT.md's op table and the Python converters' op and activation lists
 // name the same ops, and every op builds through it.
+#include <cstdio>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <regex>
 #include <set>
 #include <sstream>
@@ -12,9 +14,9 @@
 namespace mien {
 namespace {
 
-// Where the Python side lists the ops its GraphBuilder accepts (`OPS = {...}`) and the
-// activation names (`ACTIVATIONS = {...}`). Re-point here when the converters move.
-constexpr const char* kPythonOpList = MIEN_SOURCE_DIR "/tools/convert/mienfile.py";
+// The Python side's one op table (tools/convert/mienconv/ops.py: OPS and ACTIVATIONS, a
+// plain literal), printed as JSON by `python3 -m mienconv.ops`.
+constexpr const char* kPythonConvertDir = MIEN_SOURCE_DIR "/tools/convert";
 constexpr const char* kFormatDoc = MIEN_SOURCE_DIR "/include/mien/model/FORMAT.md";
 
 std::string read_text(const std::string& path) {
@@ -25,21 +27,22 @@ std::string read_text(const std::string& path) {
   return ss.str();
 }
 
-// The quoted strings of a Python set literal `NAME = {...}` (at the start of a line).
-std::set<std::string> python_set(const std::string& text, const std::string& name) {
-  const std::regex start("(^|\n)" + name + R"(\s*=\s*\{)");
-  std::smatch m;
-  REQUIRE_MESSAGE(std::regex_search(text, m, start), name, " = {...} not found in ", kPythonOpList);
-  const std::size_t open = std::size_t(m.position(0) + m.length(0));
-  const std::size_t close = text.find('}', open);
-  REQUIRE(close != std::string::npos);
-  const std::string body = text.substr(open, close - open);
-  std::set<std::string> names;
-  const std::regex quoted(R"re("([^"]*)"|'([^']*)')re");
-  for (auto it = std::sregex_iterator(body.begin(), body.end(), quoted);
-       it != std::sregex_iterator(); ++it)
-    names.insert((*it)[1].matched ? (*it)[1].str() : (*it)[2].str());
-  return names;
+// The Python op table as JSON ({"ops": {name: {inputs, weights, attrs}}, "activations"}).
+nlohmann::json python_op_table() {
+  const std::string cmd = std::string("cd '") + kPythonConvertDir + "' && python3 -m mienconv.ops";
+  FILE* pipe = ::popen(cmd.c_str(), "r");
+  REQUIRE_MESSAGE(pipe, "cannot run ", cmd);
+  std::string text;
+  char buf[4096];
+  for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, pipe)) > 0;) text.append(buf, n);
+  REQUIRE_MESSAGE(::pclose(pipe) == 0, "failed: ", cmd);
+  return nlohmann::json::parse(text);
+}
+
+// "int64[2]" (FORMAT.md's type with its length) -> "int64[]" (value_type_name).
+std::string without_length(const std::string& type) {
+  const std::size_t open = type.find('[');
+  return open == std::string::npos ? type : type.substr(0, open) + "[]";
 }
 
 std::set<std::string> registry_names() {
@@ -88,21 +91,40 @@ TEST_CASE("op registry: entries are consistent") {
   CHECK(find_op_spec("no_such_op") == nullptr);
 }
 
-TEST_CASE("op registry: the Python converters list the same ops and activations") {
-  const std::string py = read_text(kPythonOpList);
-  const std::set<std::string> ops = python_set(py, "OPS");
+TEST_CASE("op registry: the Python converters' op table is the same table") {
+  const nlohmann::json py = python_op_table();
+  std::set<std::string> py_ops;
+  for (const auto& [name, op] : py.at("ops").items()) {
+    py_ops.insert(name);
+    CAPTURE(name);
+    const OpSpec* spec = find_op_spec(name);
+    REQUIRE_MESSAGE(spec, "Python lists op ", name, ", the C++ registry does not");
+    CHECK(op.at("inputs").at(0).get<int>() == spec->min_inputs);
+    CHECK(op.at("inputs").at(1).get<int>() == spec->max_inputs);
+    std::set<std::string> py_weights, cpp_weights;
+    for (const auto& [role, need] : op.at("weights").items()) {
+      py_weights.insert(role + (need == "required" ? "!" : "?"));
+    }
+    for (const WeightSpec& w : spec->weights) cpp_weights.insert(w.role + (w.required ? "!" : "?"));
+    CHECK(py_weights == cpp_weights);
+    std::set<std::string> py_attrs, cpp_attrs;
+    for (const auto& [attr, type] : op.at("attrs").items())
+      py_attrs.insert(attr + ":" + without_length(type.get<std::string>()));
+    for (const AttrSpec& a : spec->attrs) cpp_attrs.insert(a.name + ":" + value_type_name(a.type));
+    CHECK(py_attrs == cpp_attrs);
+  }
   const std::set<std::string> cpp = registry_names();
-  INFO("Python OPS: ", join(ops));
+  INFO("Python OPS: ", join(py_ops));
   INFO("registry:   ", join(cpp));
-  CHECK(ops == cpp);
+  CHECK(py_ops == cpp);
 
-  std::set<std::string> acts;
+  std::set<std::string> acts, py_acts;
   for (int k = 0; k <= int(ActKind::HardSwish); ++k) {
     Activation a;
     a.kind = static_cast<ActKind>(k);
     acts.insert(a.name());
   }
-  const std::set<std::string> py_acts = python_set(py, "ACTIVATIONS");
+  for (const auto& a : py.at("activations")) py_acts.insert(a.get<std::string>());
   INFO("Python ACTIVATIONS: ", join(py_acts));
   CHECK(py_acts == acts);
 }
