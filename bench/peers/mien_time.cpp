@@ -248,26 +248,17 @@ int run_model(const Args& a) {
 
 PipelineModels load_models(const Args& a) {
   const ModelOptions mo = model_options(a.isa);
-  PipelineModels m;
-  auto load = [&](const char* name) {
-    const EmbeddedModel e = embedded_model(name);
-    if (a.weights.empty() && e.available())
-      return Model::from_memory(e.data, e.size, std::string("<built-in ") + name + ">", mo);
-    const std::string dir =
-        a.weights.empty() ? std::string(MIEN_SOURCE_DIR) + "/weights" : a.weights;
-    return Model::load(dir + "/" + name + ".mien", mo);
-  };
-  // As Pipeline::default_models(dir, a.fast), with the ISA of --isa.
-  m.detector = load("blazeface");
-  m.emotion.push_back(load("emotion"));
-  if (!a.fast) {
-    m.emotion.push_back(load("face_expression"));
-    m.emotion_weights = {DefaultEnsemble::xception_weight, DefaultEnsemble::expression_weight};
-    m.emotion_flip = {false, true};
-    m.mirror_margin = DefaultEnsemble::mirror_margin;
-  }
-  m.gender = load("gender");
-  return m;
+  // Pipeline::default_models(dir, a.fast), with the ISA of --isa.
+  return Pipeline::default_models(
+      [&](const char* name) {
+        const EmbeddedModel e = embedded_model(name);
+        if (a.weights.empty() && e.available())
+          return Model::from_memory(e.data, e.size, std::string("<built-in ") + name + ">", mo);
+        const std::string dir =
+            a.weights.empty() ? std::string(MIEN_SOURCE_DIR) + "/weights" : a.weights;
+        return Model::load(dir + "/" + name + ".mien", mo);
+      },
+      a.fast);
 }
 
 int run_pipeline(const Args& a) {

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cmath>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -70,6 +71,10 @@ class Pipeline {
   explicit Pipeline(const PipelineModels& models);
 
   static PipelineModels default_models(const std::string& weights_dir = "", bool fast = false);
+  // The default set and ensemble over any way of loading a model by name ("blazeface",
+  // "emotion", "face_expression", "gender"): e.g. with ModelOptions of your own.
+  static PipelineModels default_models(const std::function<Model(const char* name)>& load,
+                                       bool fast = false);
   static Pipeline with_default_models(bool fast = false) {
     return Pipeline(default_models("", fast));
   }
@@ -248,19 +253,26 @@ MIEN_API Pipeline::Pipeline(const PipelineModels& models)
 // big-XCEPTION (about 2x less work per face, and FER-2013 results identical to TF.js).
 
 MIEN_API PipelineModels Pipeline::default_models(const std::string& weights_dir, bool fast) {
+  return default_models(
+      [&](const char* name) {
+        if (weights_dir.empty()) {
+          const EmbeddedModel e = embedded_model(name);
+          if (!e.available())
+            throw Error(std::string("default model '") + name +
+                        "' is not compiled into this program; pass model files, or compile "
+                        "the models in: mien_embed_default_models(target) in CMake (also from "
+                        "an installed package), or MIEN_EMBED_WEIGHTS_DIR defined in one "
+                        "source file");
+          return Model::from_memory(e.data, e.size, std::string("<built-in ") + name + ">");
+        }
+        return Model::load(weights_dir + "/" + name + ".mien");
+      },
+      fast);
+}
+
+MIEN_API PipelineModels Pipeline::default_models(const std::function<Model(const char* name)>& load,
+                                                 bool fast) {
   PipelineModels m;
-  auto load = [&](const char* name) {
-    if (weights_dir.empty()) {
-      const EmbeddedModel e = embedded_model(name);
-      if (!e.available())
-        throw Error(std::string("default model '") + name +
-                    "' is not compiled into this program; pass model files, or compile "
-                    "the models in: mien_embed_default_models(target) in CMake (also from an "
-                    "installed package), or MIEN_EMBED_WEIGHTS_DIR defined in one source file");
-      return Model::from_memory(e.data, e.size, std::string("<built-in ") + name + ">");
-    }
-    return Model::load(weights_dir + "/" + name + ".mien");
-  };
   m.detector = load("blazeface");
   m.emotion.push_back(load("emotion"));
   if (!fast) {
