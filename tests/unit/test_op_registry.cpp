@@ -174,6 +174,12 @@ TEST_CASE("op registry: every op builds, with its defaults, through make_op") {
     if (s.name == "concat") n.inputs = {"x", "x"};
     if (s.name == "conv2d") g.weights["n/weight"] = ones({3, 3, 2, 4});
     if (s.name == "depthwise_conv2d") g.weights["n/weight"] = ones({3, 3, 2});
+    if (s.name == "qconv2d") {
+      g.weights["n/weight"] = GraphBuilder::tensor({3, 3, 2, 4}, std::vector<float>(72, 3.f));
+      g.weights["n/weight_scale"] = ones({4});
+      n.attrs.set("input_scale", 0.01);
+      n.attrs.set("input_zero_point", int64_t(0));
+    }
     if (s.name == "dense") g.weights["n/weight"] = ones({32, 3});
     if (s.name == "mul") g.weights["n/scale"] = ones({2});
     if (s.name == "batch_norm") {

@@ -51,7 +51,9 @@ class ArgParser {
         std::fputs(help().c_str(), stdout);
         return false;
       }
-      if (a.size() > 2 && a.compare(0, 2, "--") == 0) {
+      // A declared one-letter option ("-o") works like a long one.
+      const bool short_option = a.size() == 2 && a[0] == '-' && find(a) != nullptr;
+      if ((a.size() > 2 && a.compare(0, 2, "--") == 0) || short_option) {
         std::string name = a, value;
         const std::size_t eq = a.find('=');
         if (eq != std::string::npos) {

@@ -30,7 +30,13 @@ constexpr std::size_t kDataAlignment = 64;
 constexpr std::size_t kMaxKeyLength = 4096;
 constexpr int kMaxTensorRank = 8;
 
-enum class DType : uint8_t { F32 = 1, F16 = 2 };
+// I8: the int8 weights of quantized ops (qconv2d), held as float in memory like the others
+// (every int8 value is exact in float) and written back as bytes.
+enum class DType : uint8_t { F32 = 1, F16 = 2, I8 = 3 };
+
+inline uint64_t dtype_size(DType t) {
+  return t == DType::F32 ? 4 : t == DType::F16 ? 2 : 1;
+}
 
 // Element count and "[a,b,c]" text of a tensor shape.
 inline int64_t dims_count(const std::vector<int64_t>& dims) {
@@ -44,10 +50,13 @@ inline std::string dims_str(const std::vector<int64_t>& dims) {
   return s + "]";
 }
 
-// A named tensor as stored in the file, always held as float32 in memory.
+// A named tensor as stored in the file, always held as float32 in memory. `dtype` is how
+// it is written: F32, or I8 for integer values in [-128, 127] (F16 files are read, not
+// written).
 struct FileTensor {
   std::vector<int64_t> dims;
   std::vector<float> data;
+  DType dtype = DType::F32;
 
   int64_t count() const { return dims_count(dims); }
   std::string shape_str() const { return dims_str(dims); }
@@ -62,7 +71,7 @@ struct MienFile {
 struct TensorEntry {
   DType dtype = DType::F32;
   std::vector<int64_t> dims;
-  const uint8_t* bytes = nullptr;  // nbytes of little-endian f32 or f16 values
+  const uint8_t* bytes = nullptr;  // nbytes of little-endian f32 / f16 values or int8
   uint64_t nbytes = 0;
 
   int64_t count() const { return dims_count(dims); }
@@ -129,6 +138,10 @@ inline void read_values(const TensorEntry& t, float* out) {
   const uint64_t count = uint64_t(t.count());
   if (t.dtype == DType::F32) {
     if (count) std::memcpy(out, t.bytes, count * 4);
+    return;
+  }
+  if (t.dtype == DType::I8) {
+    for (uint64_t k = 0; k < count; ++k) out[k] = float(int8_t(t.bytes[k]));
     return;
   }
   for (uint64_t k = 0; k < count; ++k) {
@@ -304,8 +317,9 @@ inline MienView parse_mien_view(const uint8_t* data, std::size_t size, const std
       MIEN_CHECK(!name.empty(), "empty tensor name");
       MIEN_CHECK(!file.tensors.count(name), "duplicate tensor '", name, "'");
       const uint8_t dtype = r.read<uint8_t>("tensor dtype");
-      MIEN_CHECK(dtype == uint8_t(DType::F32) || dtype == uint8_t(DType::F16), "tensor '", name,
-                 "' has unknown dtype ", int(dtype));
+      MIEN_CHECK(dtype == uint8_t(DType::F32) || dtype == uint8_t(DType::F16) ||
+                     dtype == uint8_t(DType::I8),
+                 "tensor '", name, "' has unknown dtype ", int(dtype));
       const uint8_t ndim = r.read<uint8_t>("tensor rank");
       MIEN_CHECK(ndim <= kMaxTensorRank, "tensor '", name, "' has rank ", int(ndim));
       TensorEntry t;
@@ -321,7 +335,7 @@ inline MienView parse_mien_view(const uint8_t* data, std::size_t size, const std
       }
       const uint64_t offset = r.read<uint64_t>("tensor offset");
       const uint64_t nbytes = r.read<uint64_t>("tensor size");
-      const uint64_t elem = dtype == uint8_t(DType::F32) ? 4 : 2;
+      const uint64_t elem = dtype_size(DType(dtype));
       MIEN_CHECK(nbytes == count * elem, "tensor '", name, "' declares ", nbytes, " bytes for ",
                  count, " elements");
       MIEN_CHECK(offset % kDataAlignment == 0, "tensor '", name, "' is not 64-byte aligned");
@@ -354,6 +368,7 @@ inline MienFile parse_mien(const uint8_t* data, std::size_t size, const std::str
     FileTensor t;
     t.dims = kv.second.dims;
     t.data.resize(std::size_t(kv.second.count()));
+    t.dtype = kv.second.dtype == DType::I8 ? DType::I8 : DType::F32;
     detail::read_values(kv.second, t.data.data());
     file.tensors.emplace(kv.first, std::move(t));
   }
@@ -462,21 +477,33 @@ inline std::vector<uint8_t> serialize_mien(const MienFile& file) {
     MIEN_CHECK(int(t.dims.size()) <= kMaxTensorRank, "tensor '", kv.first, "' rank too high");
     MIEN_CHECK(uint64_t(t.count()) == t.data.size(), "tensor '", kv.first, "' has ", t.data.size(),
                " values for shape ", t.shape_str());
+    MIEN_CHECK(t.dtype == DType::F32 || t.dtype == DType::I8, "tensor '", kv.first,
+               "': only f32 and i8 tensors are written");
+    if (t.dtype == DType::I8)
+      for (float v : t.data)
+        MIEN_CHECK(v >= -128.f && v <= 127.f && v == float(int(v)), "tensor '", kv.first,
+                   "' holds ", v, ", not an int8 value");
+    const uint64_t nbytes = t.data.size() * dtype_size(t.dtype);
     detail::put_string(out, kv.first);
-    put<uint8_t>(out, uint8_t(DType::F32));
+    put<uint8_t>(out, uint8_t(t.dtype));
     put<uint8_t>(out, uint8_t(t.dims.size()));
     for (int64_t d : t.dims) put<int64_t>(out, d);
     put<uint64_t>(out, offset);
-    put<uint64_t>(out, t.data.size() * 4);
-    offset = detail::align_up(offset + t.data.size() * 4, kDataAlignment);
+    put<uint64_t>(out, nbytes);
+    offset = detail::align_up(offset + nbytes, kDataAlignment);
   }
   const std::size_t data_offset = detail::align_up(out.size(), kDataAlignment);
   out.resize(data_offset + offset, 0);
   uint64_t pos = data_offset;
   for (const auto& kv : file.tensors) {
-    const auto& d = kv.second.data;
-    if (!d.empty()) std::memcpy(out.data() + pos, d.data(), d.size() * 4);
-    pos = detail::align_up(pos + d.size() * 4, kDataAlignment);
+    const FileTensor& t = kv.second;
+    const auto& d = t.data;
+    if (t.dtype == DType::I8) {
+      for (std::size_t i = 0; i < d.size(); ++i) out[pos + i] = uint8_t(int8_t(d[i]));
+    } else if (!d.empty()) {
+      std::memcpy(out.data() + pos, d.data(), d.size() * 4);
+    }
+    pos = detail::align_up(pos + d.size() * dtype_size(t.dtype), kDataAlignment);
   }
   std::memcpy(out.data(), "MIEN", 4);
   auto put_at = [&](std::size_t at, auto v) { std::memcpy(out.data() + at, &v, sizeof v); };

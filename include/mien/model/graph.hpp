@@ -37,10 +37,13 @@ struct NodeDef {
 class WeightTensor {
  public:
   std::vector<int64_t> dims;
+  DType dtype = DType::F32;  // how the file stores it (I8: int8 weights of quantized ops)
 
   WeightTensor() = default;
   WeightTensor(FileTensor t)  // NOLINT: implicit, so GraphBuilder and tests pass FileTensors
-      : dims(std::move(t.dims)), owned_(std::move(t.data)) {}
+      : dims(std::move(t.dims)),
+        dtype(t.dtype == DType::I8 ? DType::I8 : DType::F32),
+        owned_(std::move(t.data)) {}
   static WeightTensor view(std::vector<int64_t> dims, const float* data, std::size_t count) {
     WeightTensor w;
     w.dims = std::move(dims);
@@ -69,6 +72,7 @@ class WeightTensor {
     FileTensor f;
     f.dims = dims;
     f.data = values();
+    f.dtype = dtype;
     return f;
   }
 
@@ -137,6 +141,7 @@ inline WeightTensor weight_from_file(const TensorEntry& t) {
   FileTensor f;
   f.dims = t.dims;
   f.data.resize(std::size_t(t.count()));
+  f.dtype = t.dtype == DType::I8 ? DType::I8 : DType::F32;
   read_values(t, f.data.data());
   return f;
 }

@@ -25,6 +25,7 @@
 #include "mien/ops/eltwise.hpp"
 #include "mien/ops/pad.hpp"
 #include "mien/ops/pool.hpp"
+#include "mien/ops/qconv2d.hpp"
 #include "mien/ops/reshape.hpp"
 #include "mien/ops/resize.hpp"
 #include "mien/ops/softmax.hpp"
@@ -224,6 +225,31 @@ std::vector<AttrSpec> attrs(Lists... lists) {
   return all;
 }
 
+inline std::unique_ptr<Op> make_qconv2d(const OpContext& c) {
+  const WeightTensor& w = c.weight("weight");
+  check_rank(w, 4, "qconv2d weight [KH,KW,Cin,Cout]");
+  const int64_t cout = w.dims[3];
+  std::vector<int8_t> q(std::size_t(w.count()));
+  const float* v = w.data();
+  for (std::size_t i = 0; i < q.size(); ++i) {
+    MIEN_CHECK(v[i] >= -127.f && v[i] <= 127.f && v[i] == float(int(v[i])), "qconv2d weight holds ",
+               v[i], ": expected int8 values in [-127, 127]");
+    q[i] = int8_t(v[i]);
+  }
+  const WeightTensor& ws = c.weight("weight_scale");
+  MIEN_CHECK(ws.count() == cout, "qconv2d weight_scale has ", ws.count(), " values for ", cout,
+             " channels");
+  const double scale = c.get_float("input_scale");
+  const int64_t zp = c.get_int("input_zero_point");
+  MIEN_CHECK(std::isfinite(scale) && scale > 1e-30 && scale < 1e30, "qconv2d input_scale ", scale,
+             " is not a positive finite number");
+  MIEN_CHECK(zp >= 0 && zp <= 255, "qconv2d input_zero_point ", zp, " is outside 0..255");
+  return std::make_unique<QConv2d>(int(w.dims[0]), int(w.dims[1]), int(w.dims[2]), int(cout),
+                                   q.data(), ws.data(), optional_bias(c, cout), conv_params(c),
+                                   Q8Input{float(scale), int(zp)}, c.isa(), default_q8_set(c.isa()),
+                                   c.arity() == 2);
+}
+
 inline std::vector<OpSpec> make_op_registry() {
   const std::vector<AttrSpec> conv_like = attrs(ints2("strides", 1), ints2("dilations", 1),
                                                 padding_attrs(), activation_attrs("activation"));
@@ -250,6 +276,21 @@ inline std::vector<OpSpec> make_op_registry() {
                      int(w.dims[0]), int(w.dims[1]), int(w.dims[2]), int(w.dims[3]), w.data(),
                      optional_bias(c, w.dims[3]), conv_params(c), c.isa(), c.arity() == 2));
                }});
+  // int8 conv2d (`mien quantize`): weights are int8 values (dtype i8 in the file), per output
+  // channel scales, and the calibrated quantization of its input. It folds no batch norm
+  // (the quantizer writes graphs with those already folded).
+  OpTraits qconv_traits;
+  qconv_traits.fuses_activation = true;
+  qconv_traits.fuses_residual = true;
+  r.push_back(
+      {"qconv2d",
+       1,
+       2,
+       attrs(conv_like, std::vector<AttrSpec>{{"input_scale", ValueType::Float, std::nullopt},
+                                              {"input_zero_point", ValueType::Int, std::nullopt}}),
+       {{"weight", true}, {"weight_scale", true}, {"bias", false}, {"slopes", false}},
+       qconv_traits,
+       make_qconv2d});
   r.push_back(
       {"depthwise_conv2d", 1, 1, conv_like, weighted, weighted_traits, [](const OpContext& c) {
          const WeightTensor& w = c.weight("weight");

@@ -129,7 +129,13 @@ inline bool fuse_residual(GraphDef& g, std::size_t conv, std::size_t add) {
 
 }  // namespace detail
 
-inline void optimize_graph(GraphDef& g) {
+struct OptimizeOptions {
+  // Off for graphs that are written back to a file (`mien quantize`): a file's convs take
+  // one input, and the residual is fused again when the file is loaded.
+  bool fuse_residual = true;
+};
+
+inline void optimize_graph(GraphDef& g, const OptimizeOptions& opt = {}) {
   bool changed = true;
   while (changed) {
     changed = false;
@@ -144,7 +150,7 @@ inline void optimize_graph(GraphDef& g) {
       const std::size_t j = reader_of[p.output];
       const NodeDef& next = g.nodes[j];
       const OpTraits pt = detail::traits_of(p), nt = detail::traits_of(next);
-      if (nt.role == FusionRole::ResidualAdd && next.inputs.size() == 2 &&
+      if (opt.fuse_residual && nt.role == FusionRole::ResidualAdd && next.inputs.size() == 2 &&
           detail::residual_fusable(g, p)) {
         if (detail::fuse_residual(g, i, j)) {
           changed = true;

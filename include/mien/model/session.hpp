@@ -114,6 +114,10 @@ class Session {
   }
 
   const std::vector<ConstTensorView>& outputs() const { return outputs_; }
+
+  // Input k of the step being run, valid inside run_observed's wrap (e.g. to calibrate a
+  // quantization on what each layer reads: model/quantize.hpp).
+  const ConstTensorView& step_input(std::size_t k) const { return step_inputs_.at(k); }
   ConstTensorView output(const std::string& name) const {
     const auto& ids = model_.output_values();
     for (std::size_t i = 0; i < ids.size(); ++i)

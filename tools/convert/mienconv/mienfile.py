@@ -40,7 +40,7 @@ MAX_KEY_LEN = 4096
 MAX_RANK = 8
 
 T_INT, T_FLOAT, T_STR, T_INTS, T_FLOATS, T_STRS = 1, 2, 3, 4, 5, 6
-DT_F32, DT_F16 = 1, 2
+DT_F32, DT_F16, DT_I8 = 1, 2, 3  # i8: the int8 weights of qconv2d
 TYPE_NAMES = {T_INT: "int64", T_FLOAT: "float64", T_STR: "string", T_INTS: "int64[]",
               T_FLOATS: "float64[]", T_STRS: "string[]"}
 
@@ -164,6 +164,9 @@ def _tensor_array(name, arr):
     if a.dtype == np.float16:
         a = np.array(a, dtype="<f2", order="C")
         dt = DT_F16
+    elif a.dtype == np.int8:
+        a = np.array(a, dtype="i1", order="C")
+        dt = DT_I8
     else:
         if not (np.issubdtype(a.dtype, np.number) or a.dtype == np.bool_):
             raise TypeError(f"tensor '{name}' has non-numeric dtype {a.dtype}")
@@ -324,7 +327,7 @@ def _parse(buf):
         if name in tensors:
             raise ValueError(f"duplicate tensor '{name}'")
         dt, ndim = r.unpack("<BB", "tensor dtype and rank")
-        if dt not in (DT_F32, DT_F16):
+        if dt not in (DT_F32, DT_F16, DT_I8):
             raise ValueError(f"tensor '{name}' has unknown dtype {dt}")
         if ndim > MAX_RANK:
             raise ValueError(f"tensor '{name}' has rank {ndim}")
@@ -337,7 +340,7 @@ def _parse(buf):
             if count > size:
                 raise ValueError(f"tensor '{name}' is larger than the file")
         offset, nbytes = r.unpack("<QQ", "tensor offset and size")
-        elem = 4 if dt == DT_F32 else 2
+        elem = {DT_F32: 4, DT_F16: 2, DT_I8: 1}[dt]
         if nbytes != count * elem:
             raise ValueError(f"tensor '{name}' declares {nbytes} bytes for {count} elements")
         if offset % ALIGN:
@@ -345,8 +348,9 @@ def _parse(buf):
         if offset > size - data_offset or nbytes > size - data_offset - offset:
             raise ValueError(f"tensor '{name}' lies outside the file")
         start = data_offset + offset
-        arr = np.frombuffer(buf[start:start + nbytes], dtype="<f4" if dt == DT_F32 else "<f2")
-        tensors[name] = arr.astype(np.float32 if dt == DT_F32 else np.float16).reshape(tuple(dims))
+        np_dt = {DT_F32: "<f4", DT_F16: "<f2", DT_I8: "i1"}[dt]
+        arr = np.frombuffer(buf[start:start + nbytes], dtype=np_dt)
+        tensors[name] = arr.astype(np.dtype(np_dt).newbyteorder("=")).reshape(tuple(dims))
         spans.append((offset, offset + nbytes, name))
     spans.sort()
     for (b0, e0, n0), (b1, _, n1) in zip(spans, spans[1:]):

@@ -156,6 +156,29 @@ def op_conv2d(xs, attrs, weights):
     return activate(out + _bias(weights, cout), attrs, weights)
 
 
+def op_qconv2d(xs, attrs, weights):
+    """int8 conv: the input quantized as mien does it (float32 x * (1/scale), clamped, rounded
+    half to even, + zero point), integer products summed exactly, then scaled back."""
+    x = xs[0]
+    wt = _w(weights, "weight", 4)
+    kh, kw, cin, cout = wt.shape
+    if x.shape[3] != cin:
+        raise RunError(f"qconv2d weight expects {cin} input channels, input has {x.shape[3]}")
+    scale = np.float32(attrs["input_scale"])
+    zp = int(attrs["input_zero_point"])
+    v = np.asarray(x, np.float32) * (np.float32(1) / scale)
+    v = np.minimum(np.maximum(v, np.float32(-zp)), np.float32(255 - zp))
+    xq = np.rint(v).astype(np.float64)  # q - zero point; padding (0.0) stays 0
+    ws = np.asarray(weights["weight_scale"], np.float64).reshape(-1)
+    oh, ow, pads, stride, dil = _window(attrs, x.shape[1], x.shape[2], kh, kw)
+    xp = _pad_hw(xq, pads)
+    acc = np.zeros((x.shape[0], oh, ow, cout))
+    for i, j, p in _patches(xp, kh, kw, oh, ow, stride, dil):
+        acc += p @ wt[i, j]
+    out = acc * (np.float64(scale) * ws)
+    return activate(out + _bias(weights, cout), attrs, weights)
+
+
 def op_depthwise_conv2d(xs, attrs, weights):
     x = xs[0]
     wt = _w(weights, "weight", 3)

@@ -26,6 +26,18 @@ OPS = {
             "clip": "float64[2]",
         },
     },
+    # int8 conv2d written by `mien quantize`: weight holds int8 values (dtype i8), weight_scale
+    # one float per output channel; the input is quantized with input_scale/input_zero_point.
+    "qconv2d": {
+        "inputs": [1, 1],
+        "weights": {"weight": "required", "weight_scale": "required", "bias": "optional",
+                    "slopes": "optional"},
+        "attrs": {
+            "strides": "int64[2]", "dilations": "int64[2]", "padding": "string",
+            "pads": "int64[4]", "activation": "string", "alpha": "float64",
+            "clip": "float64[2]", "input_scale": "float64", "input_zero_point": "int64",
+        },
+    },
     "depthwise_conv2d": {
         "inputs": [1, 1],
         "weights": {"weight": "required", "bias": "optional", "slopes": "optional"},
