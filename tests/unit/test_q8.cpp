@@ -319,6 +319,7 @@ TEST_CASE("quantize_graph: int8 convs, close to the float model, test vectors pa
     calibration.push_back(test::random_tensor(Shape(4, 12, 12, 8), rng, 0.f, 1.f));
   QuantizeOptions opt;
   opt.min_k = 16;
+  opt.min_cout = 1;
   const QuantizeResult r = quantize_graph(g, calibration, opt);
   int q = 0;
   for (const NodeDef& n : r.graph.nodes) q += n.op == "qconv2d";

@@ -38,10 +38,13 @@ inline int cmd_quantize(const std::vector<std::string>& argv) {
   args.option("--calibrate", "DIR[,DIR...]", "folders of calibration images (required)")
       .option("-o", "OUT.mien", "output file (required)")
       .option("--limit", "N", "at most N images, spread evenly over the sorted list", "400")
-      .option("--method", "M", "input ranges: percentile or minmax", "percentile")
+      .option("--method", "M",
+              "input ranges: percentile, mse (least squared error over the histogram) or minmax",
+              "percentile")
       .option("--percentile", "P", "percentile method: share of each tail kept, in percent",
               "99.999")
-      .option("--min-k", "K", "keep convs with fewer than K products per output in float", "32")
+      .option("--min-k", "K", "keep convs with fewer than K products per output in float", "64")
+      .option("--min-cout", "N", "keep convs with fewer than N output channels in float", "16")
       .option("--skip", "NAME[,NAME...]", "conv layers to keep in float (names as `mien info`)")
       .option("--crops", "MODE", "which images are face crops: auto (<= 96 px a side), all, off",
               "auto")
@@ -57,8 +60,8 @@ inline int cmd_quantize(const std::vector<std::string>& argv) {
     throw UsageError("--crops must be auto, all or off");
   QuantizeOptions qo;
   qo.method = args.get("--method");
-  if (qo.method != "percentile" && qo.method != "minmax")
-    throw UsageError("--method must be percentile or minmax");
+  if (qo.method != "percentile" && qo.method != "minmax" && qo.method != "mse")
+    throw UsageError("--method must be percentile, mse or minmax");
   {
     char* end = nullptr;
     const std::string p = args.get("--percentile");
@@ -67,6 +70,7 @@ inline int cmd_quantize(const std::vector<std::string>& argv) {
       throw UsageError("--percentile must be a number in (50, 100]");
   }
   qo.min_k = args.get_int("--min-k", 0, 1 << 24);
+  qo.min_cout = args.get_int("--min-cout", 0, 1 << 24);
   if (args.has("--skip")) qo.skip = split_list(args.get("--skip"));
   const std::size_t limit = std::size_t(args.get_int("--limit", 1, 1000000));
 
@@ -151,7 +155,7 @@ inline int cmd_quantize(const std::vector<std::string>& argv) {
   r.graph.meta.set("quant.source", model.metadata().get_string("model.name", in_path));
   r.graph.meta.set("quant.method", qo.method == "percentile"
                                        ? "percentile " + args.get("--percentile")
-                                       : std::string("minmax"));
+                                       : qo.method);
   r.graph.meta.set("quant.calibration_images", r.images);
   std::vector<std::string> skipped;
   for (const QuantizedLayer& l : r.layers)

@@ -77,7 +77,7 @@ inline constexpr Q8Kernels kAvx2{Q8Set::Avx2, &avx2::q8_block<8, 4>, &avx2::q8_q
 inline constexpr Q8Kernels kAvxVnni{
     Q8Set::AvxVnni, &avxvnni::q8_block<12, 6>, &avxvnni::q8_quantize, 12, 6, 8};
 inline constexpr Q8Kernels kAvx512Vnni{
-    Q8Set::Avx512Vnni, &avx512vnni::q8_block<12, 12>, &avx512vnni::q8_quantize, 12, 12, 16};
+    Q8Set::Avx512Vnni, &avx512vnni::q8_block<12, 6>, &avx512vnni::q8_quantize, 12, 6, 16};
 #endif
 }  // namespace q8tables
 

@@ -202,8 +202,16 @@ class QConv2d final : public Op {
       const int oy = int(px / c.w % c.h), ox = int(px % c.w);
       const int iy0 = oy * p_.stride_h - g.rows.before, ix0 = ox * p_.stride_w - g.cols.before;
       uint8_t* d = dst;
+      const int span = (kw_ - 1) * p_.dilation_w + 1;
       for (int ky = 0; ky < kh_; ++ky) {
         const int iy = iy0 + ky * p_.dilation_h;
+        // A window row wholly inside the image (dilation 1) is one run of KW*Cin bytes.
+        if (p_.dilation_w == 1 && iy >= 0 && iy < in.h && ix0 >= 0 && ix0 + span <= in.w) {
+          std::memcpy(d, q + ((int64_t(n) * in.h + iy) * in.w + ix0) * cin_,
+                      std::size_t(kw_) * std::size_t(cin_));
+          d += int64_t(kw_) * cin_;
+          continue;
+        }
         for (int kx = 0; kx < kw_; ++kx, d += cin_) {
           const int ix = ix0 + kx * p_.dilation_w;
           if (iy < 0 || iy >= in.h || ix < 0 || ix >= in.w)
