@@ -10,6 +10,7 @@
 #include "tools/cli/eval_command.hpp"
 #include "tools/cli/image_command.hpp"
 #include "tools/cli/model_commands.hpp"
+#include "tools/cli/serve_command.hpp"
 #include "tools/cli/video_command.hpp"
 
 namespace {
@@ -25,6 +26,7 @@ constexpr const char* kUsage =
     "  info MODEL...    inputs, outputs, layers, parameters, MACs and metadata of models\n"
     "  check MODEL...   verify models against their embedded reference outputs\n"
     "  eval DATASET     accuracy of the emotion model(s) on a labelled set of faces\n"
+    "  serve            HTTP API and web page: photos, webcam and videos in a browser\n"
     "\n"
     "`mien COMMAND --help` describes each command. Environment:\n"
     "MIEN_ISA=scalar|avx2|avx512|auto chooses the kernels (default: the best this CPU has).\n";
@@ -53,6 +55,7 @@ int main(int argc, char** argv) {
     if (command == "info") return mien::cli::cmd_info(args);
     if (command == "check") return mien::cli::cmd_check(args);
     if (command == "eval") return mien::cli::cmd_eval(args);
+    if (command == "serve") return mien::cli::cmd_serve(args);
     throw mien::cli::UsageError("unknown command '" + command + "'");
   } catch (const mien::cli::UsageError& e) {
     std::fprintf(stderr, "mien: %s\n(see `mien --help`)\n", e.what());
