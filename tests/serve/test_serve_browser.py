@@ -85,6 +85,7 @@ def main():
              "chromium-driver)")
     srv = Server(cli, "--threads", "2", "--quiet")
     driver = None
+    work = tempfile.mkdtemp(prefix="mien_serve_browser_")
     try:
         # What the API says about the photo: the page must show the same.
         _, _, expected = srv.json("POST", "/v1/analyze", open(PHOTO, "rb").read(),
@@ -95,6 +96,18 @@ def main():
         for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                   "--no-first-run", "--disable-extensions", "--window-size=1280,1000"):
             opts.add_argument(a)
+        # The webcam: chromium's fake camera playing a clip made from a fixture photo, and
+        # the permission prompt answered yes.
+        camera = None
+        if shutil.which("ffmpeg"):
+            camera = os.path.join(work, "camera.y4m")
+            subprocess.run(["ffmpeg", "-v", "error", "-y", "-loop", "1", "-framerate", "5", "-t",
+                            "1", "-i", os.path.join(SCENES, "astronaut.jpg"), "-vf",
+                            "scale=480:-2", "-pix_fmt", "yuv420p", camera], check=True,
+                           timeout=HANG_GUARD)
+            for a in ("--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+                      "--use-file-for-fake-video-capture=" + camera):
+                opts.add_argument(a)
         driver = webdriver.Chrome(service=Service(driver_bin), options=opts)
         driver.set_page_load_timeout(HANG_GUARD)
         driver.get(srv.url + "/")
@@ -140,6 +153,23 @@ def main():
         screenshot(driver, os.path.join(out_dir, "serve-phone.png"))
         driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
 
+        if camera:
+            driver.get(srv.url + "/")
+            driver.find_element(By.CSS_SELECTOR, "nav button[data-tab=webcam]").click()
+            driver.find_element(By.ID, "cam-start").click()
+            # Frames go out at 5 per second; wait for a tracked, smoothed face.
+            WebDriverWait(driver, HANG_GUARD).until(lambda d: d.find_elements(
+                By.CSS_SELECTOR, "#cam-stage .face-tag") or d.find_element(
+                    By.ID, "cam-status").get_attribute("data-state") == "error")
+            tags = [e.text for e in driver.find_elements(By.CSS_SELECTOR, "#cam-stage .face-tag")]
+            check(len(tags) == 1 and tags[0].startswith("#1 "),
+                  "webcam: the fake camera's face is tracked as #1: %s (%s)" %
+                  (tags, driver.find_element(By.ID, "cam-status").text))
+            screenshot(driver, os.path.join(out_dir, "serve-webcam.png"))
+            driver.find_element(By.ID, "cam-stop").click()
+        else:
+            print("ffmpeg not installed: the webcam part is skipped")
+
         # Bad input shows a readable error, not a broken page.
         with tempfile.TemporaryDirectory() as d:
             junk = os.path.join(d, "junk.jpg")
@@ -173,6 +203,7 @@ def main():
         if driver:
             driver.quit()
         srv.stop()
+        shutil.rmtree(work, ignore_errors=True)
     if failures:
         print("%d check(s) failed" % len(failures))
         return 1
