@@ -161,7 +161,9 @@ def main():
             WebDriverWait(driver, HANG_GUARD).until(lambda d: d.find_elements(
                 By.CSS_SELECTOR, "#cam-stage .face-tag") or d.find_element(
                     By.ID, "cam-status").get_attribute("data-state") == "error")
-            tags = [e.text for e in driver.find_elements(By.CSS_SELECTOR, "#cam-stage .face-tag")]
+            # Read in one script: the page redraws the tags with every frame.
+            tags = driver.execute_script("return [...document.querySelectorAll("
+                                         "'#cam-stage .face-tag')].map(e => e.textContent)")
             check(len(tags) == 1 and tags[0].startswith("#1 "),
                   "webcam: the fake camera's face is tracked as #1: %s (%s)" %
                   (tags, driver.find_element(By.ID, "cam-status").text))
