@@ -16,6 +16,7 @@
 #pragma once
 
 #include <atomic>
+#include <cctype>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -371,10 +372,16 @@ class MienServer {
     std::thread timer_;
   };
 
-  // Error messages name the upload, not the server's temporary file.
+  // Error messages name the upload, not the server's temporary file, and drop the memory
+  // addresses ffmpeg prints ("[mp3 @ 0x55d0...]"): nothing about the server's layout leaks.
   static std::string hide_path(std::string msg, const std::string& path) {
     for (std::size_t p; (p = msg.find(path)) != std::string::npos;)
       msg.replace(p, path.size(), "upload");
+    for (std::size_t p = 0; (p = msg.find(" @ 0x", p)) != std::string::npos;) {
+      std::size_t e = p + 5;
+      while (e < msg.size() && std::isxdigit(static_cast<unsigned char>(msg[e]))) ++e;
+      msg.erase(p, e - p);
+    }
     return msg;
   }
 
