@@ -235,6 +235,14 @@ def test_busy(cli):
         srv.stop()
 
 
+def test_port_taken(cli, srv):
+    """A second server on a port in use fails (no SO_REUSEPORT sharing of the port)."""
+    r = subprocess.run([cli, "serve", "--port", str(srv.port), "--quiet"], capture_output=True,
+                       text=True, timeout=HANG_GUARD)
+    check(r.returncode == 1 and "cannot listen" in r.stderr,
+          "a second mien serve on the same port exits 1: %r" % r.stderr.strip())
+
+
 def test_shutdown(cli):
     """SIGTERM with a request in flight: it completes, then the server exits 0."""
     srv = Server(cli, "--threads", "1", "--quiet")
@@ -291,6 +299,7 @@ def main():
         test_concurrency(cli, srv)
         test_bad_input(srv, max_body_mb << 20)
         test_video(cli, srv)
+        test_port_taken(cli, srv)
     finally:
         rc = srv.stop()
     check(rc == 0, "server stopped cleanly")

@@ -15,6 +15,8 @@
 // or 5xx with a JSON body, and SIGINT/SIGTERM finish the requests in flight before exiting.
 #pragma once
 
+#include <sys/socket.h>
+
 #include <atomic>
 #include <cctype>
 #include <chrono>
@@ -145,6 +147,13 @@ class MienServer {
     svr_.set_write_timeout(cfg_.timeout, 0);
     svr_.set_keep_alive_timeout(5);
     svr_.set_payload_max_length(std::max(cfg_.max_body, cfg_.max_video));
+    // httplib's default sets SO_REUSEPORT on Linux: a second `mien serve` on the same port
+    // would then start without complaint and take half the connections. SO_REUSEADDR
+    // alone still allows a restart while old connections linger in TIME_WAIT.
+    svr_.set_socket_options([](socket_t sock) {
+      int yes = 1;
+      ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    });
     // One thread per connection: enough for every admitted request plus a few for the
     // page, health checks and the quick 503s (a full server must still answer).
     const std::size_t pool = std::size_t(cfg_.max_requests + cfg_.max_videos + 8);
