@@ -210,6 +210,8 @@ def test_bad_input(srv, max_body):
           "  ... without the temporary path or ffmpeg's addresses: %r" % msg)
     expect_error(srv, 415, "POST", "/v1/video", b"#EXTM3U\n#EXT-X-VERSION:3\nfile:///etc/passwd\n",
                  {"Content-Type": "video/mp4"}, "a playlist posing as a video")
+    expect_error(srv, 400, "POST", "/v1/video?stream=1", b"\0" + os.urandom(4000),
+                 {"Content-Type": "video/mp4"}, "unreadable video, streaming asked")
     expect_error(srv, 400, "POST", "/v1/video?fps=abc", photo, {}, "bad fps")
     code, _, j = srv.json("GET", "/healthz")
     check(code == 200 and j["in_flight"] == 0, "server healthy after the bad input")

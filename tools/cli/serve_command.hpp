@@ -268,31 +268,38 @@ class MienServer {
 
   void analyze(const Request& req, Response& res, const httplib::ContentReader& reader) {
     const auto t0 = std::chrono::steady_clock::now();
+    const std::size_t cap = std::max(cfg_.max_body, cfg_.max_video);  // httplib's limit
+    // A refusal before the upload is read drops the body first (discard_body); a busy
+    // server only reads it, it does not decode or analyse it.
+    auto refuse_unread = [&](int status, const std::string& message) {
+      discard_body(req, reader, cap);
+      refuse(res, status, message);
+    };
     Admission::Ticket ticket = photos_.enter();
     if (!ticket.admitted()) {
       res.set_header("Retry-After", "1");
-      return refuse(
-          res, 503,
-          "busy: " + std::to_string(photos_.max_in_flight()) + " requests in flight; retry later");
+      return refuse_unread(503, "busy: " + std::to_string(photos_.max_in_flight()) +
+                                    " requests in flight; retry later");
     }
     const std::string type = media_type(req);
     if (!acceptable_upload_type(type, "image"))
-      return refuse(res, 415,
-                    "unsupported Content-Type '" + type +
-                        "': send the image's bytes as image/* or application/octet-stream, or "
-                        "a multipart form (curl -F image=@photo.jpg)");
+      return refuse_unread(
+          415, "unsupported Content-Type '" + type +
+                   "': send the image's bytes as image/* or application/octet-stream, or "
+                   "a multipart form (curl -F image=@photo.jpg)");
     const std::string session = req.get_param_value("track");
     if (req.has_param("track") && !LiveSessions::valid_id(session))
-      return refuse(res, 400, "track must be 1-64 letters, digits, '-' or '_'");
+      return refuse_unread(400, "track must be 1-64 letters, digits, '-' or '_'");
     const bool draw = req.get_param_value("draw") == "1";
     std::string format = req.get_param_value("format");
     if (!format.empty() && format != "png" && format != "jpg" && format != "jpeg")
-      return refuse(res, 400, "format must be png or jpg");
+      return refuse_unread(400, "format must be png or jpg");
     std::string body;
-    const UploadResult up = read_upload(req, reader, cfg_.max_body, [&](const char* d, size_t n) {
-      body.append(d, n);
-      return true;
-    });
+    const UploadResult up =
+        read_upload(req, reader, cfg_.max_body, cap, [&](const char* d, size_t n) {
+          body.append(d, n);
+          return true;
+        });
     if (!up.ok) return refuse(res, up.status, up.message);
     const double read_ms = ms_since(t0);
     ticket.run();  // waits for one of the --threads slots
@@ -394,20 +401,13 @@ class MienServer {
     return msg;
   }
 
-  // Analyses the uploaded video; `emit` (may be empty) gets the progress events. Returns
-  // the result, or an error object ({"type":"error",...}) when nothing could be read.
-  Json run_video(const std::string& path, double fps,
+  // Analyses the opened upload (`path` only to hide it in messages); `emit` (may be empty)
+  // gets the progress events. Returns the result, or an error object
+  // ({"type":"error",...}) when no frame could be read.
+  Json run_video(VideoReader& video, const std::string& path, double fps,
                  const std::function<bool(const Json&)>& emit) {
     const auto t0 = std::chrono::steady_clock::now();
-    VideoReaderOptions ro;
-    ro.ffmpeg = cfg_.ffmpeg;
-    std::unique_ptr<VideoReader> reader;
-    try {
-      reader = std::make_unique<VideoReader>(path, ro);
-    } catch (const Error& e) {
-      return {{"type", "error"}, {"status", 400}, {"error", hide_path(e.what(), path)}};
-    }
-    const VideoInfo& info = reader->info();
+    const VideoInfo& info = video.info();
     if (emit)
       emit({{"type", "info"},
             {"width", info.width},
@@ -424,10 +424,10 @@ class MienServer {
     std::string error;
     bool client_gone = false, timed_out = false;
     {
-      ReaderWatch watch(*this, *reader);
+      ReaderWatch watch(*this, video);
       auto last = std::chrono::steady_clock::now();
       try {
-        analyzer.run(*reader, [&](VideoFrame&, const FrameResult& r) {
+        analyzer.run(video, [&](VideoFrame&, const FrameResult& r) {
           const auto now = std::chrono::steady_clock::now();
           if (!emit || now - last < std::chrono::milliseconds(250)) return;
           last = now;
@@ -436,7 +436,7 @@ class MienServer {
                      {"expected_frames", info.expected_frames()},
                      {"seconds", json_fixed(r.time, 2)}})) {
             client_gone = true;  // nobody to send the result to: stop decoding
-            reader->interrupt();
+            video.interrupt();
           }
         });
       } catch (const Error& e) {
@@ -447,9 +447,9 @@ class MienServer {
     if (client_gone) return {{"type", "error"}, {"status", 499}, {"error", "client went away"}};
     if (!error.empty() && analyzer.frames_decoded() == 0)
       return {{"type", "error"}, {"status", 400}, {"error", error}};
-    Json j = video_result_json(info, analyzer, pipeline_, reader->decode_errors());
+    Json j = video_result_json(info, analyzer, pipeline_, video.decode_errors());
     // Cut short by the timeout or a server shutdown: the result covers the frames before.
-    j["interrupted"] = reader->interrupted();
+    j["interrupted"] = video.interrupted();
     if (timed_out) j["warning"] = "analysis stopped after --video-timeout seconds";
     if (!error.empty()) j["error"] = error;  // the stream broke after these frames
     j["timing_ms"] = {{"total", json_fixed(ms_since(t0), 1)}};
@@ -457,52 +457,67 @@ class MienServer {
   }
 
   void video(const Request& req, Response& res, const httplib::ContentReader& reader) {
+    const std::size_t cap = std::max(cfg_.max_body, cfg_.max_video);
+    auto refuse_unread = [&](int status, const std::string& message) {
+      discard_body(req, reader, cap);
+      refuse(res, status, message);
+    };
     auto ticket = std::make_shared<Admission::Ticket>(videos_.enter());
     if (!ticket->admitted()) {
       res.set_header("Retry-After", "5");
-      return refuse(res, 503, "busy: a video is being analysed; retry later");
+      return refuse_unread(503, "busy: a video is being analysed; retry later");
     }
     const std::string type = media_type(req);
     if (!acceptable_upload_type(type, "video"))
-      return refuse(res, 415,
-                    "unsupported Content-Type '" + type +
-                        "': send the video's bytes as video/* or application/octet-stream, or "
-                        "a multipart form (curl -F video=@clip.mp4)");
+      return refuse_unread(
+          415, "unsupported Content-Type '" + type +
+                   "': send the video's bytes as video/* or application/octet-stream, or "
+                   "a multipart form (curl -F video=@clip.mp4)");
     double fps = cfg_.video_fps;
     if (req.has_param("fps")) {
       const std::string v = req.get_param_value("fps");
       char* end = nullptr;
       fps = std::strtod(v.c_str(), &end);
       if (v.empty() || *end || !(fps >= 0.1 && fps <= 120))
-        return refuse(res, 400, "fps must be a number from 0.1 to 120");
+        return refuse_unread(400, "fps must be a number from 0.1 to 120");
     }
     const bool stream = req.get_param_value("stream") == "1";
     auto upload = std::make_shared<TempUpload>();
     if (!upload->ok()) return refuse(res, 500, "cannot create a temporary file for the upload");
-    const UploadResult up = read_upload(
-        req, reader, cfg_.max_video, [&](const char* d, size_t n) { return upload->write(d, n); });
+    const UploadResult up =
+        read_upload(req, reader, cfg_.max_video, cap,
+                    [&](const char* d, size_t n) { return upload->write(d, n); });
     if (!up.ok) return refuse(res, up.status, up.message);
     if (!upload->close()) return refuse(res, 500, "cannot store the upload");
     if (looks_like_text(upload->head()))
       return refuse(res, 415, "the upload is text, not a video (playlists are refused)");
     ticket->run();
+    // Opened here, not in the stream: a file ffmpeg cannot read is a 400 either way.
+    std::shared_ptr<VideoReader> video;
+    try {
+      VideoReaderOptions ro;
+      ro.ffmpeg = cfg_.ffmpeg;
+      video = std::make_shared<VideoReader>(upload->path(), ro);
+    } catch (const Error& e) {
+      return send_error(res, 400, hide_path(e.what(), upload->path()));
+    }
     if (!stream) {
-      const Json j = run_video(upload->path(), fps, {});
+      const Json j = run_video(*video, upload->path(), fps, {});
       if (j["type"] == "error") return send_error(res, j["status"].get<int>(), j["error"]);
       return send_json(res, j);
     }
     // NDJSON: one event per line (info, progress..., then result or error), sent as the
     // analysis goes. The status is 200 once streaming starts; failures are error events.
-    res.set_chunked_content_provider("application/x-ndjson",
-                                     [this, upload, ticket, fps](size_t, httplib::DataSink& sink) {
-                                       auto emit = [&](const Json& j) {
-                                         const std::string line = json_text(j) + "\n";
-                                         return sink.write(line.data(), line.size());
-                                       };
-                                       emit(run_video(upload->path(), fps, emit));
-                                       sink.done();
-                                       return true;
-                                     });
+    res.set_chunked_content_provider("application/x-ndjson", [this, upload, ticket, video, fps](
+                                                                 size_t, httplib::DataSink& sink) {
+      auto emit = [&](const Json& j) {
+        const std::string line = json_text(j) + "\n";
+        return sink.write(line.data(), line.size());
+      };
+      emit(run_video(*video, upload->path(), fps, emit));
+      sink.done();
+      return true;
+    });
   }
 
   ServeConfig cfg_;

@@ -39,10 +39,25 @@ struct UploadResult {
   std::size_t bytes = 0;
 };
 
+// Reads and drops a refused request's body, up to `cap` bytes. Clients send the whole
+// body before they read the answer (fetch, curl without Expect, Python's http.client):
+// closing with the body unread resets the connection, and they see a network error
+// instead of the JSON refusal. Reading is cheap; the server's payload limit bounds it.
+inline void discard_body(const httplib::Request& req, const httplib::ContentReader& reader,
+                         std::size_t cap) {
+  std::size_t seen = 0;
+  auto drop = [&](const char*, std::size_t n) { return (seen += n) <= cap; };
+  if (req.is_multipart_form_data())
+    reader([](const httplib::MultipartFormData&) { return true; }, drop);
+  else
+    reader(drop);
+}
+
 // Reads the body through `sink` (called with each piece; returns false to stop), at most
-// `limit` bytes. A declared Content-Length above the limit is refused before reading.
+// `limit` bytes; past the limit the rest is read and dropped (up to `cap` bytes, see
+// discard_body) and the answer is 413. Nothing beyond `limit` is stored.
 inline UploadResult read_upload(const httplib::Request& req, const httplib::ContentReader& reader,
-                                std::size_t limit,
+                                std::size_t limit, std::size_t cap,
                                 const std::function<bool(const char*, std::size_t)>& sink) {
   UploadResult r;
   if (req.has_header("Content-Length")) {
@@ -58,14 +73,17 @@ inline UploadResult read_upload(const httplib::Request& req, const httplib::Cont
       r.status = 413;
       r.message = "body of " + std::to_string(n) + " bytes exceeds the limit of " +
                   std::to_string(limit) + " bytes";
+      if (n <= cap) discard_body(req, reader, cap);
       return r;
     }
   }
   bool too_big = false, sink_failed = false;
+  std::size_t seen = 0;
   auto take = [&](const char* data, std::size_t n) {
-    if (r.bytes + n > limit) {
+    seen += n;
+    if (too_big || r.bytes + n > limit) {
       too_big = true;
-      return false;
+      return seen <= cap;  // drop the rest (bounded), then answer 413
     }
     r.bytes += n;
     if (!sink(data, n)) {
@@ -89,7 +107,10 @@ inline UploadResult read_upload(const httplib::Request& req, const httplib::Cont
           }
           return true;
         },
-        [&](const char* data, std::size_t n) { return part != chosen || take(data, n); });
+        [&](const char* data, std::size_t n) {
+          if (part == chosen) return take(data, n);
+          return (seen += n) <= cap;  // other form fields count towards the cap too
+        });
     if (read_ok && chosen < 0) {
       r.status = 400;
       r.message = "the multipart form has no file (send it as -F image=@photo.jpg)";
