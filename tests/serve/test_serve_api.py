@@ -70,19 +70,19 @@ def expect_error(srv, status, method, path, body=None, headers=None, what="", ch
     return j
 
 
-def raw_admitted_request(srv, declared):
-    """Opens a POST /v1/analyze that declares `declared` body bytes and sends none yet."""
+def raw_admitted_request(srv, declared, path="/v1/analyze"):
+    """Opens a POST to `path` that declares `declared` body bytes and sends none yet."""
     s = socket.create_connection((srv.host, srv.port), timeout=HANG_GUARD)
-    s.sendall(("POST /v1/analyze HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: image/jpeg\r\n"
-               "Content-Length: %d\r\n\r\n" % declared).encode())
+    s.sendall(("POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/octet-stream"
+               "\r\nContent-Length: %d\r\n\r\n" % (path, declared)).encode())
     return s
 
 
-def wait_in_flight(srv, n):
+def wait_in_flight(srv, n, key="in_flight"):
     # Polls the server's own count (no sleeping on a clock): the request is admitted once
     # its headers are parsed.
     for _ in range(100000):
-        if srv.json("GET", "/healthz")[2]["in_flight"] == n:
+        if srv.json("GET", "/healthz")[2][key] == n:
             return True
     return False
 
@@ -233,6 +233,16 @@ def test_busy(cli):
         check(resp.startswith(b"HTTP/1.1 200"), "the held request still completes with 200")
         code, _, _ = srv.request("POST", "/v1/analyze", photo)
         check(code == 200, "after it, requests are admitted again")
+        # Videos: --max-videos 1 (the default), the same way.
+        junk = b"\0" + os.urandom(3000)
+        held = raw_admitted_request(srv, len(junk), "/v1/video")
+        check(wait_in_flight(srv, 1, "videos"), "a slow video upload is counted")
+        code, h, _ = srv.request("POST", "/v1/video", junk)
+        check(code == 503 and h.get("retry-after") == "5", "a second video gets 503 + Retry-After")
+        held.sendall(junk)
+        resp = read_response(held)
+        held.close()
+        check(resp.startswith(b"HTTP/1.1 400"), "the held video upload is answered (400: not a video)")
     finally:
         srv.stop()
 
