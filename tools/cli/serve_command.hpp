@@ -105,7 +105,10 @@ class MienServer {
   }
 
   // Serves until stop(); then every request already accepted is finished.
-  void run() { svr_.listen_after_bind(); }
+  void run() {
+    if (!stopping_) svr_.listen_after_bind();
+    run_done_ = true;
+  }
 
   // From any thread: stop accepting, cut running videos short (their partial results are
   // still sent), let the requests in flight finish.
@@ -115,6 +118,10 @@ class MienServer {
       std::lock_guard<std::mutex> lock(readers_mutex_);
       for (VideoReader* r : readers_) r->interrupt();
     }
+    // httplib's stop() does nothing before the accept loop has started: a signal right
+    // after bind() would be lost. Wait (briefly) for the loop, or for run() to give up.
+    for (int i = 0; i < 5000 && !svr_.is_running() && !run_done_; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
     svr_.stop();
   }
 
@@ -529,7 +536,7 @@ class MienServer {
   LiveSessions sessions_;
   httplib::Server svr_;
   int port_ = 0;
-  std::atomic<bool> stopping_{false};
+  std::atomic<bool> stopping_{false}, run_done_{false};
   std::atomic<long long> served_{0};
   std::mutex readers_mutex_;
   std::set<VideoReader*> readers_;
