@@ -11,6 +11,7 @@
 #include "tools/cli/image_command.hpp"
 #include "tools/cli/model_commands.hpp"
 #include "tools/cli/quantize_command.hpp"
+#include "tools/cli/serve_command.hpp"
 #include "tools/cli/video_command.hpp"
 
 namespace {
@@ -27,6 +28,7 @@ constexpr const char* kUsage =
     "  check MODEL...   verify models against their embedded reference outputs\n"
     "  eval DATASET     accuracy of the emotion model(s) on a labelled set of faces\n"
     "  quantize MODEL   an int8 copy of a face classifier, calibrated on images\n"
+    "  serve            HTTP API and web page: photos, webcam and videos in a browser\n"
     "\n"
     "`mien COMMAND --help` describes each command. Environment:\n"
     "MIEN_ISA=scalar|avx2|avx512|auto chooses the kernels (default: the best this CPU has).\n";
@@ -56,6 +58,7 @@ int main(int argc, char** argv) {
     if (command == "check") return mien::cli::cmd_check(args);
     if (command == "eval") return mien::cli::cmd_eval(args);
     if (command == "quantize") return mien::cli::cmd_quantize(args);
+    if (command == "serve") return mien::cli::cmd_serve(args);
     throw mien::cli::UsageError("unknown command '" + command + "'");
   } catch (const mien::cli::UsageError& e) {
     std::fprintf(stderr, "mien: %s\n(see `mien --help`)\n", e.what());

@@ -7,9 +7,13 @@ set -euo pipefail
 # nlohmann-json3-dev: JSON output of results (include/mien/io/json.hpp).
 # clang + libclang-rt-14-dev: the libFuzzer targets ctest runs (tests/fuzz); without
 # them those tests are skipped.
+# libcpp-httplib-dev: the HTTP server of `mien serve` (tools/cli/serve_command.hpp).
+# chromium + chromium-driver + python3-selenium: ctest's serve_browser drives the page
+# of `mien serve` in headless chromium (skipped without them).
 packages=(g++ cmake make pkg-config libstb-dev nlohmann-json3-dev doctest-dev libbenchmark-dev
           libomp-dev ffmpeg python3 python3-numpy python3-h5py python3-onnx
-          clang libclang-rt-14-dev)
+          clang libclang-rt-14-dev
+          libcpp-httplib-dev chromium chromium-driver python3-selenium)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -61,7 +61,9 @@ inline std::vector<std::string> split_list(const std::string& s) {
   return out;
 }
 
-inline Pipeline make_pipeline(const ArgParser& args) {
+// The models the options name (the built-in ones by default); make_pipeline builds on them.
+// `mien serve` keeps them to report their metadata (GET /v1/models).
+inline PipelineModels make_pipeline_models(const ArgParser& args) {
   if (args.has("--fast") && args.has("--emotion"))
     throw UsageError("--fast picks the built-in emotion model: give --fast or --emotion");
   if (args.has("--emotion-weights") && !args.has("--emotion"))
@@ -96,7 +98,11 @@ inline Pipeline make_pipeline(const ArgParser& args) {
   }
   if (!args.has("--no-gender"))
     m.gender = args.has("--gender") ? Model::load(args.get("--gender")) : defaults.gender;
-  return Pipeline(m);
+  return m;
+}
+
+inline Pipeline make_pipeline(const ArgParser& args) {
+  return Pipeline(make_pipeline_models(args));
 }
 
 inline PipelineOptions pipeline_options(const ArgParser& args) {
