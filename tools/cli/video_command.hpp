@@ -3,6 +3,7 @@
 // (--draw), and a clip label per video (--summary file,label).
 #pragma once
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -94,6 +95,14 @@ inline void print_clip_summary(const std::string& file, const VideoInfo& info,
   if (tracks.empty()) std::printf("  no faces found\n");
 }
 
+// CPU seconds (user + system) of this process so far, all threads.
+inline double process_cpu_seconds() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return double(ru.ru_utime.tv_sec) + 1e-6 * double(ru.ru_utime.tv_usec) +
+         double(ru.ru_stime.tv_sec) + 1e-6 * double(ru.ru_stime.tv_usec);
+}
+
 inline int cmd_video(const std::vector<std::string>& argv) {
   ArgParser args("mien video [options] VIDEO...",
                  "Track the faces through each video (a file ffmpeg reads, a camera such as\n"
@@ -128,6 +137,9 @@ inline int cmd_video(const std::vector<std::string>& argv) {
       .flag("--tta", "average each face with its mirror image (test-time augmentation)")
       .flag("--strict", "decoding errors (a damaged stream) are fatal, not warnings")
       .flag("--quiet", "no progress bar")
+      .flag("--timing",
+            "print the CPU time of each stage (decode, detect, classify, track, output, "
+            "encode; ffmpeg's processes included) and the frames/s, per video")
       .option("--ffmpeg", "PATH", "the ffmpeg program", "ffmpeg");
   add_model_options(args);
   add_detect_options(args);
@@ -233,6 +245,7 @@ inline int cmd_video(const std::vector<std::string>& argv) {
     std::unique_ptr<VideoWriter> draw;
     std::string error;
     const auto t0 = std::chrono::steady_clock::now();
+    const double cpu0 = process_cpu_seconds();
     ProgressBar bar(progress, std::filesystem::path(file).filename().string(), "frames");
     try {
       if (args.has("--csv")) {
@@ -295,6 +308,20 @@ inline int cmd_video(const std::vector<std::string>& argv) {
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     print_clip_summary(file, info, analyzer, secs, pipeline);
     std::fflush(stdout);
+    if (args.has("--timing")) {
+      const double mien_cpu = process_cpu_seconds() - cpu0;
+      reader->close();  // reaps ffmpeg if the stream did not end (an error)
+      const double decode_cpu = reader->ffmpeg_cpu_seconds();
+      const double encode_cpu = draw ? draw->ffmpeg_cpu_seconds() : 0.0;
+      StageTimer& timer = analyzer.timer();
+      timer.add_cpu(Stage::Decode, decode_cpu, 0);
+      if (draw) timer.add_cpu(Stage::Encode, encode_cpu, 0);
+      std::fprintf(stderr, "timing of %s (%d thread%s):\n%s", file.c_str(), vo.threads,
+                   vo.threads == 1 ? "" : "s",
+                   format_timing(timer.totals(), analyzer.frames_decoded(), secs, mien_cpu,
+                                 decode_cpu + encode_cpu, vo.threads)
+                       .c_str());
+    }
     if (decode_errors > 0 && !args.has("--strict"))
       std::fprintf(stderr,
                    "mien: warning: %s: %d decoding error%s (damaged stream: the results may be "

@@ -8,6 +8,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -201,8 +202,10 @@ class Subprocess {
       ::kill(pid_, SIGTERM);
       for (int i = 0; i < 200; ++i) {
         int st = 0;
-        const pid_t r = ::waitpid(pid_, &st, WNOHANG);
+        rusage ru{};
+        const pid_t r = ::wait4(pid_, &st, WNOHANG, &ru);
         if (r == pid_) {
+          record_cpu(ru);
           live_pid_ = -1;
           pid_ = -1;
           exit_code_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
@@ -221,8 +224,10 @@ class Subprocess {
     if (pid_ > 0) {
       int st = 0;
       live_pid_ = -1;  // once reaped the pid may be reused: terminate() must not signal it
-      while (::waitpid(pid_, &st, 0) < 0 && errno == EINTR) {
+      rusage ru{};
+      while (::wait4(pid_, &st, 0, &ru) < 0 && errno == EINTR) {
       }
+      record_cpu(ru);
       pid_ = -1;
       exit_code_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
       close_fd(stdout_fd_);
@@ -231,7 +236,16 @@ class Subprocess {
     return exit_code_;
   }
 
+  // User + system CPU seconds the child used, known once it has been reaped (wait() or
+  // stop()); 0 before. For `mien video --timing`: ffmpeg's work counts against the same
+  // cores as mien's.
+  double cpu_seconds() const { return cpu_seconds_; }
+
  private:
+  void record_cpu(const rusage& ru) {
+    cpu_seconds_ = double(ru.ru_utime.tv_sec) + 1e-6 * double(ru.ru_utime.tv_usec) +
+                   double(ru.ru_stime.tv_sec) + 1e-6 * double(ru.ru_stime.tv_usec);
+  }
   static void close_fd(int& fd) {
     if (fd >= 0) ::close(fd);
     fd = -1;
@@ -244,6 +258,7 @@ class Subprocess {
   std::atomic<pid_t> live_pid_{-1};  // pid_ for terminate() from other threads
   int stdin_fd_ = -1, stdout_fd_ = -1;
   int exit_code_ = -1;
+  double cpu_seconds_ = 0;
   std::string program_;
   std::thread stderr_thread_;
 };

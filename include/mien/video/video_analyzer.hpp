@@ -41,6 +41,7 @@
 #include "mien/video/frames.hpp"
 #include "mien/video/shot_cut.hpp"
 #include "mien/video/smoothing.hpp"
+#include "mien/video/stage_timer.hpp"
 #include "mien/video/timeline.hpp"
 #include "mien/video/track_confirmation.hpp"
 #include "mien/video/tracker.hpp"
@@ -119,7 +120,12 @@ class VideoAnalyzer {
               q.spare.pop_back();
             }
           }
-          if (!video.read(item.frame)) {
+          bool got = false;
+          {
+            StageTimer::Scope t(timer_, Stage::Decode);
+            got = video.read(item.frame);
+          }
+          if (!got) {
             std::lock_guard<std::mutex> lock(q.mutex);
             --q.in_flight;
             break;
@@ -159,7 +165,13 @@ class VideoAnalyzer {
       run_tasks(int64_t(analyzed.size()), workers, [&](int64_t t) {
         Item& item = batch[analyzed[std::size_t(t)]];
         try {
-          item.faces = pipeline_.analyze(item.frame.image, frame_opt);
+          std::vector<Detection> boxes;
+          {
+            StageTimer::Scope t(timer_, Stage::Detect);
+            boxes = pipeline_.detector().detect(item.frame.image, frame_opt.detect);
+          }
+          StageTimer::Scope t(timer_, Stage::Classify);
+          item.faces = pipeline_.classify(item.frame.image, std::move(boxes), frame_opt);
         } catch (...) {
           item.error = std::current_exception();
         }
@@ -231,6 +243,8 @@ class VideoAnalyzer {
   int64_t frames_analyzed() const { return frames_analyzed_; }
   int64_t shot_cuts() const { return shot_cuts_; }
   const Pipeline& pipeline() const { return pipeline_; }
+  // CPU time per stage of the runs so far (mien's side; the caller adds ffmpeg's).
+  StageTimer& timer() { return timer_; }
 
  private:
   struct Item {
@@ -257,6 +271,15 @@ class VideoAnalyzer {
   // In frame order, on the calling thread: tracks and smooths the frame, then hands on
   // the held frames whose faces are all decided. Frame buffers done with go to `freed`.
   void deliver(Item&& item, const FrameCallback& on_frame, std::vector<Image>& freed) {
+    {
+      StageTimer::Scope t(timer_, Stage::Track);
+      track(std::move(item));
+    }
+    release(on_frame, freed);
+  }
+
+  // Tracks and smooths the next frame and holds it for confirmation.
+  void track(Item&& item) {
     ++frames_decoded_;
     FrameResult r;
     r.index = item.frame.index;
@@ -304,7 +327,6 @@ class VideoAnalyzer {
     }
     held_bytes_ += item.frame.image.rgb.size();
     held_.push_back({std::move(item.frame), std::move(r)});
-    release(on_frame, freed);
   }
 
   bool decided(const FrameResult& r) const {
@@ -337,6 +359,7 @@ class VideoAnalyzer {
       }
       held_bytes_ -= h.frame.image.rgb.size();
       try {
+        StageTimer::Scope t(timer_, Stage::Output);
         if (on_frame) on_frame(h.frame, r);
       } catch (...) {
         callback_failed_ = true;
@@ -361,6 +384,7 @@ class VideoAnalyzer {
   int64_t shot_cuts_ = 0;
   std::vector<TrackedFace> last_faces_;
   int64_t frames_decoded_ = 0, frames_analyzed_ = 0;
+  StageTimer timer_;
 };
 
 }  // namespace mien
