@@ -133,6 +133,15 @@ inline int cmd_video(const std::vector<std::string>& argv) {
       .option("--relink", "S",
               "re-link a face lost for up to S seconds that looks the same and is near; 0: off",
               "2")
+      .option("--detect-every", "N",
+              "run the detector on every Nth analysed frame (and at shot cuts); the frames "
+              "between get their faces' boxes interpolated between detections, and are "
+              "classified on them. 1: detect on every frame",
+              "1")
+      .option("--detect-size", "PX",
+              "scale frames whose longer side exceeds PX down to it for detection only "
+              "(fewer tiles on HD video); 0: detect on the full frame",
+              "0")
       .option("--threads", "N", "threads (default: every core)")
       .flag("--tta", "average each face with its mirror image (test-time augmentation)")
       .flag("--strict", "decoding errors (a damaged stream) are fatal, not warnings")
@@ -172,6 +181,8 @@ inline int cmd_video(const std::vector<std::string>& argv) {
     throw UsageError("--confirm-window must be at least --confirm-frames");
   vo.confirm.min_score = float(args.get_double("--confirm-score", 0, 1));
   vo.tracker.relink_seconds = args.get_double("--relink", 0, 3600);
+  vo.detect_every = args.get_int("--detect-every", 1, 1000);
+  vo.detect_size = args.get_int("--detect-size", 0, 100000);
   const std::string ffmpeg = args.get("--ffmpeg");
   const bool many = files.size() > 1;
   // Output paths per video, unique even when two inputs share a name (d1/clip.mp4,
@@ -316,8 +327,10 @@ inline int cmd_video(const std::vector<std::string>& argv) {
       StageTimer& timer = analyzer.timer();
       timer.add_cpu(Stage::Decode, decode_cpu, 0);
       if (draw) timer.add_cpu(Stage::Encode, encode_cpu, 0);
-      std::fprintf(stderr, "timing of %s (%d thread%s):\n%s", file.c_str(), vo.threads,
-                   vo.threads == 1 ? "" : "s",
+      std::fprintf(stderr,
+                   "timing of %s (%d thread%s, detector on %lld of %lld analysed frames):\n%s",
+                   file.c_str(), vo.threads, vo.threads == 1 ? "" : "s",
+                   (long long)analyzer.frames_detected(), (long long)analyzer.frames_analyzed(),
                    format_timing(timer.totals(), analyzer.frames_decoded(), secs, mien_cpu,
                                  decode_cpu + encode_cpu, vo.threads)
                        .c_str());
