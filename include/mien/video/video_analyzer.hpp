@@ -28,6 +28,7 @@
 //   for (const auto& e : analyzer.timeline()) ...
 #pragma once
 
+#include <cmath>
 #include <condition_variable>
 #include <deque>
 #include <exception>
@@ -62,8 +63,10 @@ struct VideoOptions {
   // The detector runs on every `detect_every`-th analysed frame, the first one and every
   // shot cut; the analysed frames between get their tracks' boxes interpolated between
   // those detections, and are classified on them (detection_schedule.hpp). 1: detect on
-  // every analysed frame.
-  int detect_every = 1;
+  // every analysed frame. 0 (auto): the most analysed frames that span at most
+  // `detect_seconds` of video (at 30 frames/s: 3; with --fps 10 or sparser: 1).
+  int detect_every = 0;
+  double detect_seconds = 0.1;
   // Frames whose longer side exceeds this are scaled down to it for detection only (the
   // classifiers read the full frame): fewer tiles on HD video. 0: detect on the full frame.
   int detect_size = 0;
@@ -103,7 +106,8 @@ class VideoAnalyzer {
         confirmer_(opt.confirm),
         cuts_(opt.cut_threshold) {
     MIEN_CHECK(opt_.threads >= 1, "threads must be at least 1");
-    MIEN_CHECK(opt_.detect_every >= 1, "detect_every must be at least 1");
+    MIEN_CHECK(opt_.detect_every >= 0, "detect_every must not be negative");
+    MIEN_CHECK(opt_.detect_seconds >= 0, "detect_seconds must not be negative");
     MIEN_CHECK(opt_.detect_size >= 0, "detect_size must not be negative");
   }
 
@@ -111,17 +115,21 @@ class VideoAnalyzer {
   void run(VideoReader& video, const FrameCallback& on_frame = {}) {
     const int workers = opt_.threads;
     // A batch of several frames spreads the frames across the pool (each frame's layers
-    // then run inline); a batch of one frame uses the threads inside its layers. A batch
-    // spans 2 key frames per thread, so that detection too runs frames in parallel.
+    // then run inline); a batch of one frame uses the threads inside its layers.
     PipelineOptions frame_opt = opt_.pipeline;
     if (workers > 1) frame_opt.detect.threads = workers;
-    const std::size_t batch_max = std::size_t(2 * workers * opt_.detect_every);
+    const double interval = opt_.sampler.interval(video.info().fps);
+    detect_every_ = detect_every(opt_, interval);
+    // Every frame in flight is a buffer (6 MB at 1080p), and first touching a new one costs
+    // more than reading a frame into it (page faults: 0.8 s over 26 buffers on the 1080p
+    // bench clip), so a batch grows by only the frames between two key frames.
+    const std::size_t batch_max = std::size_t(2 * workers + detect_every_ - 1);
     const std::size_t capacity = 2 * batch_max + 2;
-    tracker_.ensure_memory(1.5 * opt_.detect_every * opt_.sampler.interval(video.info().fps));
+    tracker_.ensure_memory(1.5 * detect_every_ * interval);
 
     Queue q;
     FrameSampler sampler = opt_.sampler;
-    DetectionSchedule schedule(opt_.detect_every);
+    DetectionSchedule schedule(detect_every_);
     std::thread reader([&] {
       try {
         for (;;) {
@@ -292,6 +300,17 @@ class VideoAnalyzer {
   int64_t frames_analyzed() const { return frames_analyzed_; }
   // Analysed frames the detector ran on (the others had interpolated boxes).
   int64_t frames_detected() const { return frames_detected_; }
+  // The detection schedule of the last run (VideoOptions::detect_every, auto resolved).
+  int detect_every() const { return detect_every_; }
+
+  // VideoOptions::detect_every with `auto` (0) resolved for analysed frames `interval`
+  // seconds apart (0: unknown, then 1).
+  static int detect_every(const VideoOptions& opt, double interval) {
+    if (opt.detect_every > 0) return opt.detect_every;
+    if (!(interval > 0)) return 1;
+    // + 0.05: 29.97 frames/s counts as 30 (3 frames per 0.1 s, not 2).
+    return std::max(1, std::min(1000, int(std::floor(opt.detect_seconds / interval + 0.05))));
+  }
   int64_t shot_cuts() const { return shot_cuts_; }
   const Pipeline& pipeline() const { return pipeline_; }
   // CPU time per stage of the runs so far (mien's side; the caller adds ffmpeg's).
@@ -418,8 +437,9 @@ class VideoAnalyzer {
     return ready;
   }
 
-  // Feeds confirmation with one analysed frame's tracked faces.
-  void observe(const std::vector<KeyFace>& faces, double time) {
+  // Feeds confirmation with one analysed frame's tracked faces, then drops those of tracks
+  // rejected by now: they never reach the outputs, so they need no classification.
+  void observe(std::vector<KeyFace>& faces, double time) {
     std::vector<int> ids;
     std::vector<float> scores;
     for (const KeyFace& f : faces) {
@@ -427,6 +447,12 @@ class VideoAnalyzer {
       scores.push_back(f.box.score);
     }
     for (int id : confirmer_.observe(ids, scores, time)) tracker_.discard(id);
+    faces.erase(std::remove_if(faces.begin(), faces.end(),
+                               [&](const KeyFace& f) {
+                                 return confirmer_.state(f.track) ==
+                                        TrackConfirmer::State::Rejected;
+                               }),
+                faces.end());
   }
 
   // In frame order, on the calling thread: smooths the frame's classified faces, then
@@ -533,6 +559,7 @@ class VideoAnalyzer {
   std::vector<KeyFace> last_key_;  // the last key frame's tracked faces
   double last_key_time_ = 0;
   int64_t frames_decoded_ = 0, frames_analyzed_ = 0, frames_detected_ = 0;
+  int detect_every_ = 1;
   StageTimer timer_;
 };
 
