@@ -129,9 +129,9 @@ inline std::string format_timing(const StageTotals& t, int64_t frames, double wa
   const double fps_cpu = all > 0 ? double(frames) / (all / double(cores)) : 0.0;
   std::snprintf(buf, sizeof buf,
                 "%lld frames in %.2f s wall: %.1f frames/s; CPU %.2f s (mien %.2f + ffmpeg "
-                "%.2f): %.1f frames/s on %d cores if CPU-bound\n",
+                "%.2f): %.1f frames/s on %d core%s if CPU-bound\n",
                 (long long)frames, wall_seconds, fps_wall, all, mien_cpu, ffmpeg_cpu, fps_cpu,
-                cores);
+                cores, cores == 1 ? "" : "s");
   s += buf;
   return s;
 }
