@@ -372,8 +372,10 @@ TEST_CASE("box interpolation between key frames") {
   REQUIRE(third[0].box.keypoints.size() == 2);
   CHECK(third[0].box.keypoints[1].x == doctest::Approx(143.333f));
   CHECK(third[0].box.keypoints[1].y == doctest::Approx(73.333f));
+  CHECK_FALSE(third[0].held);
   CHECK(third[1].track == 2);
   CHECK(third[1].box.x == 300);
+  CHECK(third[1].held);  // found on one side only: not counted by confirmation
   // Two thirds: track 2 is gone, the newcomer 3 is shown at its box.
   const std::vector<KeyFace> late = interpolate_faces(before, 0.0, after, 0.3, 0.2);
   REQUIRE(late.size() == 2);
@@ -381,11 +383,13 @@ TEST_CASE("box interpolation between key frames") {
   CHECK(late[0].box.x == doctest::Approx(120));
   CHECK(late[1].track == 3);
   CHECK(late[1].box.x == 500);
+  CHECK(late[1].held);
   // Before a shot cut the last key frame's faces stay as they were.
   const std::vector<KeyFace> cut = interpolate_faces(before, 0.0, after, 0.3, 0.2, true);
   REQUIRE(cut.size() == 2);
   CHECK(cut[0].box.x == 100);
   CHECK(cut[1].track == 2);
+  CHECK(cut[0].held);
 }
 
 TEST_CASE("stage timer: CPU per stage from any thread, and the --timing table") {

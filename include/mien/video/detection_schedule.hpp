@@ -11,7 +11,8 @@
 //
 // A track found in only one of the two key frames (a face appearing, leaving, or missed
 // once) is placed, at that key frame's box, in the frames nearer to that key frame: it is
-// shown for about half the gap, as a face seen on every frame would be on average.
+// shown for about half the gap, as a face seen on every frame would be on average; track
+// confirmation does not count it there (KeyFace::held).
 // Before a shot cut, the frames between the last key frame and the cut keep that key
 // frame's faces (the cut's faces belong to another scene).
 #pragma once
@@ -49,6 +50,11 @@ class DetectionSchedule {
 struct KeyFace {
   int track = 0;
   Detection box;
+  // True on a frame between key frames when the track was found in only one of them (the
+  // box is that key frame's). Confirmation does not count such a face as found: a face
+  // detected once must not pass for one seen on 3 frames because it was copied to its
+  // neighbours.
+  bool held = false;
 };
 
 // The faces of a frame at time `t` between a key frame at `t0` with faces `before` and
@@ -60,7 +66,11 @@ inline std::vector<KeyFace> interpolate_faces(const std::vector<KeyFace>& before
                                               const std::vector<KeyFace>& after, double t1,
                                               double t, bool cut = false) {
   std::vector<KeyFace> out;
-  if (cut) return before;
+  if (cut) {
+    out = before;
+    for (KeyFace& f : out) f.held = true;
+    return out;
+  }
   const double span = t1 - t0;
   const float a = span > 0 ? float((t - t0) / span) : 0.f;  // 0 at `before`, 1 at `after`
   const bool nearer_before = a <= 0.5f;
@@ -73,7 +83,10 @@ inline std::vector<KeyFace> interpolate_faces(const std::vector<KeyFace>& before
   for (const KeyFace& b : before) {
     const KeyFace* n = find(after, b.track);
     if (!n) {
-      if (nearer_before) out.push_back(b);
+      if (nearer_before) {
+        out.push_back(b);
+        out.back().held = true;
+      }
       continue;
     }
     KeyFace f;
@@ -95,7 +108,10 @@ inline std::vector<KeyFace> interpolate_faces(const std::vector<KeyFace>& before
   }
   if (!nearer_before)
     for (const KeyFace& n : after)
-      if (!find(before, n.track)) out.push_back(n);
+      if (!find(before, n.track)) {
+        out.push_back(n);
+        out.back().held = true;
+      }
   return out;
 }
 

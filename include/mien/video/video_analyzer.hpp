@@ -437,12 +437,14 @@ class VideoAnalyzer {
     return ready;
   }
 
-  // Feeds confirmation with one analysed frame's tracked faces, then drops those of tracks
+  // Feeds confirmation with one analysed frame's tracked faces (those found, or
+  // interpolated between two key frames that found them), then drops those of tracks
   // rejected by now: they never reach the outputs, so they need no classification.
   void observe(std::vector<KeyFace>& faces, double time) {
     std::vector<int> ids;
     std::vector<float> scores;
     for (const KeyFace& f : faces) {
+      if (f.held) continue;  // not seen on this frame's side of the gap
       ids.push_back(f.track);
       scores.push_back(f.box.score);
     }
