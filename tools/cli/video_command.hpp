@@ -136,8 +136,9 @@ inline int cmd_video(const std::vector<std::string>& argv) {
       .option("--detect-every", "N",
               "run the detector on every Nth analysed frame (and at shot cuts); the frames "
               "between get their faces' boxes interpolated between detections, and are "
-              "classified on them. 1: detect on every frame; auto: every frame of each "
-              "0.1 s of video (3 at 30 frames/s, 1 at 10 frames/s or with --fps <= 10)",
+              "classified on them. 1: detect on every frame; auto: on video large enough "
+              "for tiled detection (HD), every 0.1 s of video (3 at 30 frames/s, 1 at 10 "
+              "frames/s or with --fps <= 10), else every frame",
               "auto")
       .option("--detect-size", "PX",
               "scale frames whose longer side exceeds PX down to it for detection only "

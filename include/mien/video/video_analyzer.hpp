@@ -63,8 +63,11 @@ struct VideoOptions {
   // The detector runs on every `detect_every`-th analysed frame, the first one and every
   // shot cut; the analysed frames between get their tracks' boxes interpolated between
   // those detections, and are classified on them (detection_schedule.hpp). 1: detect on
-  // every analysed frame. 0 (auto): the most analysed frames that span at most
-  // `detect_seconds` of video (at 30 frames/s: 3; with --fps 10 or sparser: 1).
+  // every analysed frame. 0 (auto): on frames the detector tiles (HD video), the most
+  // analysed frames that span at most `detect_seconds` of video (at 30 frames/s: 3; with
+  // --fps 10 or sparser: 1); on smaller frames 1, since one detector pass costs about as
+  // much as classifying two faces and skipping it loses fast faces (on the Hamilton clip
+  // every 3rd frame splits a fast close-up into 3 tracks).
   int detect_every = 0;
   double detect_seconds = 0.1;
   // Frames whose longer side exceeds this are scaled down to it for detection only (the
@@ -120,6 +123,8 @@ class VideoAnalyzer {
     if (workers > 1) frame_opt.detect.threads = workers;
     const double interval = opt_.sampler.interval(video.info().fps);
     detect_every_ = detect_every(opt_, interval);
+    if (opt_.detect_every == 0 && !tiled(video.info().width, video.info().height))
+      detect_every_ = 1;
     // Every frame in flight is a buffer (6 MB at 1080p), and first touching a new one costs
     // more than reading a frame into it (page faults: 0.8 s over 26 buffers on the 1080p
     // bench clip), so a batch grows by only the frames between two key frames.
@@ -342,6 +347,17 @@ class VideoAnalyzer {
     VideoFrame frame;
     FrameResult result;  // tracker ids
   };
+
+  // Whether the detector tiles frames of this size (after detect_size).
+  bool tiled(int width, int height) const {
+    const int side = std::max(width, height);
+    if (opt_.detect_size > 0 && side > opt_.detect_size) {
+      const double s = double(opt_.detect_size) / side;
+      width = std::max(1, int(std::lround(width * s)));
+      height = std::max(1, int(std::lround(height * s)));
+    }
+    return pipeline_.detector().use_tiles(width, height, opt_.pipeline.detect.tiling);
+  }
 
   // The detector on a frame, scaled down first when it is larger than detect_size.
   std::vector<Detection> detect(const Image& img, const DetectOptions& opt) {

@@ -179,10 +179,14 @@ class FaceDetector {
   }
 
   bool use_tiles(const Image& img, TileMode mode) const {
+    return use_tiles(img.width, img.height, mode);
+  }
+  // Whether an image of this size gets the tiled pass.
+  bool use_tiles(int width, int height, TileMode mode) const {
     // A tile is never smaller than the model input: below that it adds nothing.
-    if (std::min(img.width, img.height) < std::max(input_.width, input_.height)) return false;
+    if (std::min(width, height) < std::max(input_.width, input_.height)) return false;
     if (mode != TileMode::Auto) return mode == TileMode::On;
-    return std::max(img.width, img.height) >= 3 * std::max(input_.width, input_.height);
+    return std::max(width, height) >= 3 * std::max(input_.width, input_.height);
   }
 
   // Raw candidates of one pass over a region of the image (before NMS), in image pixels.
