@@ -4,12 +4,17 @@
 // ffmpeg decodes in its own process; one reader thread pulls frames from its pipe and
 // decides which to analyse (a dedicated thread because it blocks on the pipe: on the
 // compute pool it would hold a pool thread idle, and a pool task may not wait for
-// another); the calling thread takes the queued frames in batches of up to 2 * `threads`,
-// analyses the batch's frames in parallel on mien's thread pool (run_tasks: frames in
-// parallel beat splitting the small layers of one frame across cores), then, in frame
-// order, tracks and smooths them and calls `on_frame` (drawing, encoding, writing) while
-// the reader decodes ahead. At most `4 * threads + 2` frames are in flight, so memory
-// stays bounded on long videos.
+// another) and, in frame order, marks shot cuts and the key frames the detector runs on
+// (detection_schedule.hpp; every analysed frame by default on small video). The calling
+// thread takes the queued frames in batches of up to 2 * `threads` + detect_every - 1:
+// it detects faces on the batch's key frames in parallel on mien's thread pool (run_tasks:
+// frames in parallel beat splitting the small layers of one frame across cores); then, in
+// frame order, tracks the key frames, gives the frames between their interpolated boxes
+// and feeds confirmation; classifies all those frames' faces in parallel; and in frame
+// order smooths them and calls `on_frame` (drawing, encoding, writing) while the reader
+// decodes ahead. Frames after the last key frame wait for the next batch. At most
+// 2 * (batch size) + 2 frames are in flight, so memory stays bounded on long videos.
+// Every stage's CPU time is summed in timer() (`mien video --timing`).
 //
 // Only confirmed tracks (track_confirmation.hpp) reach `on_frame`, the timeline and the
 // summary. Whether a new track is a person is known a few analysed frames after it
