@@ -334,3 +334,64 @@ TEST_CASE("video: VideoReader reports size, rate, duration and timestamps") {
   CHECK_FALSE(reader.read(f));
   CHECK_THROWS_AS(VideoReader(v.dir + "/nothing.mp4"), Error);
 }
+
+TEST_CASE("video: --detect-every interpolates between detections, the same at any thread count") {
+  if (!have_ffmpeg()) return;
+  const std::string dir = test::temp_dir("video_schedule");
+  const std::string png = dir + "/scene.png", video = dir + "/pan.mp4";
+  save_image(load_image(source_path("tests/data/scenes/faceapi_sample5.jpg")), png);
+  // The pan of the test above at 30 frames/s: 90 frames, the faces moving about 1 px a frame.
+  ffmpeg("-loop 1 -framerate 30 -t 3 -i " + quote(png) +
+         " -vf crop=560:400:x='min(t*27\\,80)':y=40 -c:v libx264 -pix_fmt yuv420p " + quote(video));
+  auto run = [&](const std::string& opts, const std::string& csv) {
+    const auto r = mien_cli("video --timing " + opts + " --csv " + quote(dir + "/" + csv) + " " +
+                            quote(video));
+    INFO(r.out);
+    REQUIRE(r.status == 0);
+    return r.out;
+  };
+  const std::string every = run("--threads 1 --detect-every 1", "every.csv");
+  CHECK(every.find("detector on 90 of 90 analysed frames") != std::string::npos);
+  // auto: 560x400 is detected without tiles, so on every frame.
+  const std::string automatic = run("--threads 2", "auto.csv");
+  CHECK(automatic.find("detector on 90 of 90 analysed frames") != std::string::npos);
+  CHECK(read_text(dir + "/auto.csv") == read_text(dir + "/every.csv"));
+  // Every 3rd frame (0, 3, ... 87) and the last one.
+  const std::string one = run("--threads 1 --detect-every 3", "three1.csv");
+  CHECK(one.find("detector on 31 of 90 analysed frames") != std::string::npos);
+  CHECK(one.find("classify") != std::string::npos);
+  CHECK(one.find("frames/s on 1 core if CPU-bound") != std::string::npos);
+  run("--threads 3 --detect-every 3", "three3.csv");
+  run("--threads 2 --detect-every 3", "three2.csv");
+  // The schedule and the tracking run in frame order, whatever the batches: identical rows.
+  CHECK(read_text(dir + "/three1.csv") == read_text(dir + "/three3.csv"));
+  CHECK(read_text(dir + "/three1.csv") == read_text(dir + "/three2.csv"));
+
+  // Every frame has the 5 faces, and each interpolated box lies on the box the detector
+  // finds when it runs on that frame.
+  const auto ref = read_csv(dir + "/every.csv"), got = read_csv(dir + "/three1.csv");
+  REQUIRE(ref.size() == 1 + 90 * 5);
+  REQUIRE(got.size() == ref.size());
+  std::map<std::pair<int, int>, Detection> ref_boxes;
+  auto box_of = [](const std::vector<std::string>& f) {
+    Detection d;
+    d.x = std::stof(f[3]);
+    d.y = std::stof(f[4]);
+    d.w = std::stof(f[5]);
+    d.h = std::stof(f[6]);
+    return d;
+  };
+  for (std::size_t i = 1; i < ref.size(); ++i)
+    ref_boxes[{std::stoi(ref[i][0]), std::stoi(ref[i][2])}] = box_of(ref[i]);
+  float worst = 1.f;
+  for (std::size_t i = 1; i < got.size(); ++i) {
+    const int frame = std::stoi(got[i][0]);
+    float best = 0.f;
+    for (const auto& kv : ref_boxes)
+      if (kv.first.first == frame) best = std::max(best, iou(kv.second, box_of(got[i])));
+    worst = std::min(worst, best);
+  }
+  CHECK(worst > 0.8f);
+  CHECK(mien_cli("video --detect-every 0 " + quote(video)).status == 2);
+  CHECK(mien_cli("video --detect-size -1 " + quote(video)).status == 2);
+}

@@ -1,11 +1,14 @@
 // The video logic without video files: tracking, smoothing, the per-second timeline, frame
-// sampling, shot cuts, and the parsing of ffmpeg's stream descriptions.
+// sampling, shot cuts, the detection schedule and box interpolation, the stage timer, and
+// the parsing of ffmpeg's stream descriptions.
 #include <doctest/doctest.h>
 
 #include "mien/video/appearance.hpp"
+#include "mien/video/detection_schedule.hpp"
 #include "mien/video/frames.hpp"
 #include "mien/video/shot_cut.hpp"
 #include "mien/video/smoothing.hpp"
+#include "mien/video/stage_timer.hpp"
 #include "mien/video/timeline.hpp"
 #include "mien/video/track_confirmation.hpp"
 #include "mien/video/tracker.hpp"
@@ -336,4 +339,84 @@ TEST_CASE("ffmpeg stream descriptions") {
   CHECK_FALSE(detail::parse_size("Video: rawvideo (RGB[24] / 0x18424752)", w, h));
   CHECK(detail::parse_clock("00:01:02.50, start: 0.0") == doctest::Approx(62.5));
   CHECK(detail::parse_clock("N/A") < 0);
+}
+
+TEST_CASE("detection schedule: every Nth analysed frame, the first, and every shot cut") {
+  DetectionSchedule every3(3);
+  std::vector<int> keys;
+  const std::vector<bool> cut = {false, false, false, false, true, false, false, false, false};
+  for (int i = 0; i < int(cut.size()); ++i)
+    if (every3.next(cut[std::size_t(i)])) keys.push_back(i);
+  // 0 (first), 3, 4 (cut: counting restarts there), 7.
+  CHECK(keys == std::vector<int>{0, 3, 4, 7});
+  DetectionSchedule all(1);
+  for (int i = 0; i < 5; ++i) CHECK(all.next(false));
+  CHECK_THROWS_AS(DetectionSchedule(0), Error);
+}
+
+TEST_CASE("box interpolation between key frames") {
+  Detection a = box(100, 50, 40), b = box(130, 80, 60);
+  a.keypoints = {{110, 60}, {130, 60}};
+  b.keypoints = {{150, 100}, {170, 100}};
+  b.score = 0.7f;
+  const std::vector<KeyFace> before = {{1, a}, {2, box(300, 300, 30)}};
+  const std::vector<KeyFace> after = {{1, b}, {3, box(500, 100, 30)}};
+  // A third of the way: track 1 interpolated, track 2 (gone later) kept, 3 not yet there.
+  const std::vector<KeyFace> third = interpolate_faces(before, 0.0, after, 0.3, 0.1);
+  REQUIRE(third.size() == 2);
+  CHECK(third[0].track == 1);
+  CHECK(third[0].box.x == doctest::Approx(110));
+  CHECK(third[0].box.y == doctest::Approx(60));
+  CHECK(third[0].box.w == doctest::Approx(140.f / 3));
+  CHECK(third[0].box.score == doctest::Approx(0.7f));  // the lower of the two
+  REQUIRE(third[0].box.keypoints.size() == 2);
+  CHECK(third[0].box.keypoints[1].x == doctest::Approx(143.333f));
+  CHECK(third[0].box.keypoints[1].y == doctest::Approx(73.333f));
+  CHECK_FALSE(third[0].held);
+  CHECK(third[1].track == 2);
+  CHECK(third[1].box.x == 300);
+  CHECK(third[1].held);  // found on one side only: not counted by confirmation
+  // Two thirds: track 2 is gone, the newcomer 3 is shown at its box.
+  const std::vector<KeyFace> late = interpolate_faces(before, 0.0, after, 0.3, 0.2);
+  REQUIRE(late.size() == 2);
+  CHECK(late[0].track == 1);
+  CHECK(late[0].box.x == doctest::Approx(120));
+  CHECK(late[1].track == 3);
+  CHECK(late[1].box.x == 500);
+  CHECK(late[1].held);
+  // Before a shot cut the last key frame's faces stay as they were.
+  const std::vector<KeyFace> cut = interpolate_faces(before, 0.0, after, 0.3, 0.2, true);
+  REQUIRE(cut.size() == 2);
+  CHECK(cut[0].box.x == 100);
+  CHECK(cut[1].track == 2);
+  CHECK(cut[0].held);
+}
+
+TEST_CASE("stage timer: CPU per stage from any thread, and the --timing table") {
+  StageTimer timer;
+  timer.add_cpu(Stage::Detect, 1.5);
+  timer.add_cpu(Stage::Detect, 0.5);
+  timer.add_cpu(Stage::Classify, 1.0);
+  timer.add_cpu(Stage::Decode, 0.75, 0);  // ffmpeg's process
+  {
+    StageTimer::Scope s(timer, Stage::Track);  // a scope adds this thread's CPU time
+    volatile double x = 0;
+    for (int i = 0; i < 100000; ++i) x = x + 1;
+  }
+  StageTimer::Scope none(nullptr, Stage::Output);  // no timer: nothing happens
+  const StageTotals t = timer.totals();
+  CHECK(t.cpu_of(Stage::Detect) == doctest::Approx(2.0));
+  CHECK(t.calls[std::size_t(Stage::Detect)] == 2);
+  CHECK(t.cpu_of(Stage::Classify) == doctest::Approx(1.0));
+  CHECK(t.cpu_of(Stage::Track) >= 0.0);
+  CHECK(t.calls[std::size_t(Stage::Track)] == 1);
+  CHECK(t.cpu_of(Stage::Encode) == 0);
+  // 100 frames; mien 4 s + ffmpeg 1 s of CPU; 2 s of wall clock.
+  const std::string table = format_timing(t, 100, 2.0, 4.0, 1.0, 2);
+  CHECK(table.find("detect") != std::string::npos);
+  CHECK(table.find("     2.00      20.00   40.0%") != std::string::npos);  // detect row
+  CHECK(table.find("encode") == std::string::npos);                        // a stage that never ran
+  CHECK(table.find("total") != std::string::npos);
+  CHECK(table.find("50.0 frames/s;") != std::string::npos);            // 100 / 2 s
+  CHECK(table.find("40.0 frames/s on 2 cores") != std::string::npos);  // 100 / (5 s / 2)
 }

@@ -3,6 +3,7 @@
 // (--draw), and a clip label per video (--summary file,label).
 #pragma once
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -94,6 +95,14 @@ inline void print_clip_summary(const std::string& file, const VideoInfo& info,
   if (tracks.empty()) std::printf("  no faces found\n");
 }
 
+// CPU seconds (user + system) of this process so far, all threads.
+inline double process_cpu_seconds() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return double(ru.ru_utime.tv_sec) + 1e-6 * double(ru.ru_utime.tv_usec) +
+         double(ru.ru_stime.tv_sec) + 1e-6 * double(ru.ru_stime.tv_usec);
+}
+
 inline int cmd_video(const std::vector<std::string>& argv) {
   ArgParser args("mien video [options] VIDEO...",
                  "Track the faces through each video (a file ffmpeg reads, a camera such as\n"
@@ -124,10 +133,24 @@ inline int cmd_video(const std::vector<std::string>& argv) {
       .option("--relink", "S",
               "re-link a face lost for up to S seconds that looks the same and is near; 0: off",
               "2")
+      .option("--detect-every", "N",
+              "run the detector on every Nth analysed frame (and at shot cuts); the frames "
+              "between get their faces' boxes interpolated between detections, and are "
+              "classified on them. 1: detect on every frame; auto: on video large enough "
+              "for tiled detection (HD), every 0.1 s of video (3 at 30 frames/s, 1 at 10 "
+              "frames/s or with --fps <= 10), else every frame",
+              "auto")
+      .option("--detect-size", "PX",
+              "scale frames whose longer side exceeds PX down to it for detection only "
+              "(fewer tiles on HD video); 0: detect on the full frame",
+              "0")
       .option("--threads", "N", "threads (default: every core)")
       .flag("--tta", "average each face with its mirror image (test-time augmentation)")
       .flag("--strict", "decoding errors (a damaged stream) are fatal, not warnings")
       .flag("--quiet", "no progress bar")
+      .flag("--timing",
+            "print the CPU time of each stage (decode, detect, classify, track, output, "
+            "encode; ffmpeg's processes included) and the frames/s, per video")
       .option("--ffmpeg", "PATH", "the ffmpeg program", "ffmpeg");
   add_model_options(args);
   add_detect_options(args);
@@ -160,6 +183,9 @@ inline int cmd_video(const std::vector<std::string>& argv) {
     throw UsageError("--confirm-window must be at least --confirm-frames");
   vo.confirm.min_score = float(args.get_double("--confirm-score", 0, 1));
   vo.tracker.relink_seconds = args.get_double("--relink", 0, 3600);
+  vo.detect_every =
+      args.get("--detect-every") == "auto" ? 0 : args.get_int("--detect-every", 1, 1000);
+  vo.detect_size = args.get_int("--detect-size", 0, 100000);
   const std::string ffmpeg = args.get("--ffmpeg");
   const bool many = files.size() > 1;
   // Output paths per video, unique even when two inputs share a name (d1/clip.mp4,
@@ -233,6 +259,7 @@ inline int cmd_video(const std::vector<std::string>& argv) {
     std::unique_ptr<VideoWriter> draw;
     std::string error;
     const auto t0 = std::chrono::steady_clock::now();
+    const double cpu0 = process_cpu_seconds();
     ProgressBar bar(progress, std::filesystem::path(file).filename().string(), "frames");
     try {
       if (args.has("--csv")) {
@@ -295,6 +322,22 @@ inline int cmd_video(const std::vector<std::string>& argv) {
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     print_clip_summary(file, info, analyzer, secs, pipeline);
     std::fflush(stdout);
+    if (args.has("--timing")) {
+      const double mien_cpu = process_cpu_seconds() - cpu0;
+      reader->close();  // reaps ffmpeg if the stream did not end (an error)
+      const double decode_cpu = reader->ffmpeg_cpu_seconds();
+      const double encode_cpu = draw ? draw->ffmpeg_cpu_seconds() : 0.0;
+      StageTimer& timer = analyzer.timer();
+      timer.add_cpu(Stage::Decode, decode_cpu, 0);
+      if (draw) timer.add_cpu(Stage::Encode, encode_cpu, 0);
+      std::fprintf(stderr,
+                   "timing of %s (%d thread%s, detector on %lld of %lld analysed frames):\n%s",
+                   file.c_str(), vo.threads, vo.threads == 1 ? "" : "s",
+                   (long long)analyzer.frames_detected(), (long long)analyzer.frames_analyzed(),
+                   format_timing(timer.totals(), analyzer.frames_decoded(), secs, mien_cpu,
+                                 decode_cpu + encode_cpu, vo.threads)
+                       .c_str());
+    }
     if (decode_errors > 0 && !args.has("--strict"))
       std::fprintf(stderr,
                    "mien: warning: %s: %d decoding error%s (damaged stream: the results may be "

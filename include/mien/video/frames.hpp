@@ -251,6 +251,10 @@ class VideoReader {
   }
   bool interrupted() const { return interrupted_; }
 
+  // CPU seconds of the ffmpeg process (decoding, conversion to RGB); known once the stream
+  // has ended (read() returned false or threw) or close() was called, else 0.
+  double ffmpeg_cpu_seconds() const { return ffmpeg_.cpu_seconds(); }
+
   // Stops decoding early (the remaining frames are not needed).
   void close() {
     if (finished_) return;

@@ -8,6 +8,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -111,6 +112,13 @@ class Subprocess {
     close_fd(err_pipe[1]);
     stdin_fd_ = in_pipe[1];
     stdout_fd_ = out_pipe[0];
+#ifdef F_SETPIPE_SZ
+    // Raw video moves megabytes per frame: with the default 64 KiB pipe, ffmpeg and mien
+    // take turns about a hundred times per 1080p frame. 1 MiB is the largest size an
+    // unprivileged process may set by default; refused sizes keep the default.
+    for (int fd : {stdin_fd_, stdout_fd_})
+      if (fd >= 0) ::fcntl(fd, F_SETPIPE_SZ, 1 << 20);
+#endif
     const int err_fd = err_pipe[0];
     auto on_line = std::move(opt.on_stderr_line);
     auto on_end = std::move(opt.on_stderr_end);
@@ -136,8 +144,12 @@ class Subprocess {
     });
   }
 
-  const std::string& program() const { return program_; }
-  bool running() const { return pid_ > 0; }
+  const std::string& program() const {
+    return program_;
+  }
+  bool running() const {
+    return pid_ > 0;
+  }
 
   // Reads exactly `size` bytes from the child's stdout unless it ends first; returns the
   // number read (less than size only at the end of the stream).
@@ -181,7 +193,9 @@ class Subprocess {
     return ok;
   }
 
-  void close_stdin() { close_fd(stdin_fd_); }
+  void close_stdin() {
+    close_fd(stdin_fd_);
+  }
 
   // Asks the child to stop (SIGTERM) without waiting; safe from another thread while one
   // reads its output, which then sees the end of the stream.
@@ -201,8 +215,10 @@ class Subprocess {
       ::kill(pid_, SIGTERM);
       for (int i = 0; i < 200; ++i) {
         int st = 0;
-        const pid_t r = ::waitpid(pid_, &st, WNOHANG);
+        rusage ru{};
+        const pid_t r = ::wait4(pid_, &st, WNOHANG, &ru);
         if (r == pid_) {
+          record_cpu(ru);
           live_pid_ = -1;
           pid_ = -1;
           exit_code_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
@@ -221,8 +237,10 @@ class Subprocess {
     if (pid_ > 0) {
       int st = 0;
       live_pid_ = -1;  // once reaped the pid may be reused: terminate() must not signal it
-      while (::waitpid(pid_, &st, 0) < 0 && errno == EINTR) {
+      rusage ru{};
+      while (::wait4(pid_, &st, 0, &ru) < 0 && errno == EINTR) {
       }
+      record_cpu(ru);
       pid_ = -1;
       exit_code_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
       close_fd(stdout_fd_);
@@ -231,7 +249,18 @@ class Subprocess {
     return exit_code_;
   }
 
+  // User + system CPU seconds the child used, known once it has been reaped (wait() or
+  // stop()); 0 before. For `mien video --timing`: ffmpeg's work counts against the same
+  // cores as mien's.
+  double cpu_seconds() const {
+    return cpu_seconds_;
+  }
+
  private:
+  void record_cpu(const rusage& ru) {
+    cpu_seconds_ = double(ru.ru_utime.tv_sec) + 1e-6 * double(ru.ru_utime.tv_usec) +
+                   double(ru.ru_stime.tv_sec) + 1e-6 * double(ru.ru_stime.tv_usec);
+  }
   static void close_fd(int& fd) {
     if (fd >= 0) ::close(fd);
     fd = -1;
@@ -244,6 +273,7 @@ class Subprocess {
   std::atomic<pid_t> live_pid_{-1};  // pid_ for terminate() from other threads
   int stdin_fd_ = -1, stdout_fd_ = -1;
   int exit_code_ = -1;
+  double cpu_seconds_ = 0;
   std::string program_;
   std::thread stderr_thread_;
 };

@@ -101,6 +101,8 @@ class VideoWriter {
   }
 
   int64_t frames_written() const { return frames_; }
+  // CPU seconds of the ffmpeg encoder, known after finish(), else 0.
+  double ffmpeg_cpu_seconds() const { return ffmpeg_.cpu_seconds(); }
 
  private:
   struct Log {
