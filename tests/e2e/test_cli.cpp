@@ -62,6 +62,49 @@ TEST_CASE("cli: info and check on the shipped models") {
   }
 }
 
+TEST_CASE("cli: quantize writes an int8 classifier that check, info and image accept") {
+  const std::string dir = temp_dir("quantize");
+  const std::string out = dir + "/emotion_int8.mien";
+  const std::string faces = source_path("tests/data/faces");
+  const auto q = mien_cli("quantize " + quote(source_path("weights/emotion.mien")) +
+                          " --calibrate " + quote(faces) + " --crops all -o " + quote(out));
+  INFO(q.out);
+  REQUIRE(q.status == 0);
+  CHECK(q.out.find("7 of 9 conv layers in int8") != std::string::npos);
+  CHECK(q.out.find("calibrated on 8 images") != std::string::npos);
+  const auto check = mien_cli("check " + quote(out));
+  CHECK(check.status == 0);
+  const auto info = mien_cli("info " + quote(out));
+  CHECK(info.out.find("qconv2d") != std::string::npos);
+  CHECK(info.out.find("quant.calibration_images") != std::string::npos);
+  const auto img = mien_cli("image --json --no-gender --emotion " + quote(out) + " " +
+                            quote(source_path("tests/data/scenes/faceapi_sample1.jpg")));
+  CHECK(img.status == 0);
+  CHECK(img.out.find("\"emotion\"") != std::string::npos);
+
+  // Refusals: a detector, an int8 model, a missing folder, missing options.
+  const auto det = mien_cli("quantize " + quote(source_path("weights/blazeface.mien")) +
+                            " --calibrate " + quote(faces) + " -o " + quote(dir + "/d.mien"));
+  CHECK(det.status == 1);
+  CHECK(det.out.find("model.task") != std::string::npos);
+  const auto again = mien_cli("quantize " + quote(out) + " --calibrate " + quote(faces) + " -o " +
+                              quote(dir + "/again.mien"));
+  CHECK(again.status == 1);
+  CHECK(again.out.find("already quantized") != std::string::npos);
+  const auto nodir =
+      mien_cli("quantize " + quote(source_path("weights/emotion.mien")) + " --calibrate " +
+               quote(dir + "/nope") + " -o " + quote(dir + "/x.mien"));
+  CHECK(nodir.status == 1);
+  CHECK(nodir.out.find("not a folder") != std::string::npos);
+  CHECK(mien_cli("quantize " + quote(source_path("weights/emotion.mien")) + " -o " +
+                 quote(dir + "/x.mien"))
+            .status == 2);
+  CHECK(mien_cli("quantize " + quote(source_path("weights/emotion.mien")) + " --calibrate " +
+                 quote(faces))
+            .status == 2);
+  std::system(("rm -rf " + quote(dir)).c_str());
+}
+
 TEST_CASE("cli: info --size HxW sets height and width of a model that accepts any size") {
   // --size used to take H for both sides.
   GraphBuilder b;
