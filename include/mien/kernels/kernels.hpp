@@ -6,6 +6,8 @@
 //   mien::kernels::avx2     __m256, AVX2+FMA    every kernel
 //   mien::kernels::avx512   __m512              GEMM and the fast depthwise rows
 //
+// (The Winograd transforms, body/winograd.inl, run their AVX2 copy on AVX-512 CPUs too: they
+// are load/store bound, and their GEMM stage uses the AVX-512 GEMM.)
 // kernel_table(isa) returns the entry points for one ISA. An AVX-512 table is the AVX2 one
 // with the 32-column GEMM and the 16-channel depthwise rows added: the memory-bound kernels
 // measured no faster with zmm, and ops whose shapes suit ymm better (N <= 8 GEMM columns,
@@ -31,6 +33,7 @@ namespace scalar {
 #include "mien/kernels/body/depthwise.inl"
 #include "mien/kernels/body/gemm.inl"
 #include "mien/kernels/body/stream.inl"
+#include "mien/kernels/body/winograd.inl"
 }  // namespace scalar
 }  // namespace kernels
 }  // namespace mien
@@ -45,6 +48,7 @@ namespace avx2 {
 #include "mien/kernels/body/depthwise.inl"
 #include "mien/kernels/body/gemm.inl"
 #include "mien/kernels/body/stream.inl"
+#include "mien/kernels/body/winograd.inl"
 }  // namespace avx2
 }  // namespace kernels
 }  // namespace mien
@@ -75,6 +79,7 @@ constexpr KernelTable scalar_table() {
   KernelTable t;
   t.isa = Isa::Scalar;
   scalar::fill_table(t);
+  t.wino = scalar::wino_kernels();
   t.gemm16 = GemmKernels{&scalar::gemm_block_2v<4, 4>, 4, 4};
   t.gemm32 = GemmKernels{&scalar::gemm_block_4v<4>, 4, 4};
   return t;
@@ -85,6 +90,7 @@ constexpr KernelTable avx2_table() {
   KernelTable t;
   t.isa = Isa::Avx2;
   avx2::fill_table(t);
+  t.wino = avx2::wino_kernels();
   t.gemm16 = GemmKernels{&avx2::gemm_block_2v<12, 6>, 12, 6};
   // 32-column panels (packed for AVX-512) run on the portable kernel: only tests do that.
   t.gemm32 = scalar_table().gemm32;

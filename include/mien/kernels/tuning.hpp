@@ -23,6 +23,17 @@ constexpr int kGemmNr = 16;
 // AVX-512 panels: two zmm. 12x32 uses 24 of the 32 zmm as accumulators.
 constexpr int kGemmNr512 = 32;
 
+// ---- Winograd 3x3 convs (ops/conv2d_winograd.hpp) ----
+// Scratch per worker for one block of tiles: its transformed inputs V and GEMM results M,
+// (m+2)^2 * tiles * (Cin + Cout) floats (256 KiB). Blocks that large give each transform
+// element's GEMM enough rows to reuse its weights; provisional value, see the notes.
+constexpr int64_t kWinogradBlockFloats = 65536;
+// Channel counts from which Auto picks Winograd (winograd_tile): provisional.
+constexpr int kWinogradMinCin = 16;
+constexpr int kWinogradMinCout = 16;
+// F(4x4, 3x3) up to this many input channels, F(2x2, 3x3) beyond: provisional.
+constexpr int kWinograd4MaxCin = 1 << 30;
+
 // ---- element-wise streams ----
 // Non-clamp activations after add/mul run per block of about this many floats (16 KB,
 // L1-resident) right after the block is computed, instead of a second pass over the tensor.
