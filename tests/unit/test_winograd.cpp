@@ -30,11 +30,13 @@ Tensor run_conv(const Op& op, const Tensor& in, int plan_threads, int run_thread
   return out;
 }
 
-// |d| / max(1, |ref|), the conv tests' measure (outputs here are O(1)).
-constexpr double kWino2Tolerance = 1e-5;
+// |d| / max(1, |ref|), the conv tests' measure (outputs here are O(1)). F(2x2, 3x3) measured
+// below 8e-7 up to Cin 256.
+constexpr double kWino2Tolerance = 2e-6;
 // F(4x4, 3x3) multiplies by B^T / A^T entries up to 5 and 8, so its rounding error is an order
-// of magnitude above the direct sum's; on random O(1) data with Cin <= 64 it measured
-// <= 1.2e-6 (see notes), and this bound leaves margin for the shapes below.
+// of magnitude above the direct sum's: 4-6e-6 measured for Cin <= 33 (the cases below; the
+// load-time rule gives F(4x4) only to Cin <= 32, tuning::kWinograd4MaxCin). The bound is the
+// conv tests' own.
 constexpr double kWino4Tolerance = 1e-5;
 
 struct WinoCase {
@@ -102,7 +104,8 @@ TEST_CASE("winograd conv matches the naive conv on awkward shapes") {
       // the shipped models' layers: gender 8->8 valid, emotion 32->64 valid
       {1, 62, 62, 8, 8, Padding::valid(), 1},
       {2, 31, 31, 32, 64, Padding::valid(), 1},
-      {1, 12, 12, 64, 48, Padding::same(), 2},
+      {1, 12, 12, 32, 48, Padding::same(), 2},
+      {1, 8, 8, 96, 7, Padding::same(), 0},  // emotion's head, smaller
   };
   double worst[2] = {0, 0};
   std::string worst_case[2];
@@ -117,12 +120,13 @@ TEST_CASE("winograd conv matches the naive conv on awkward shapes") {
           CAPTURE(f4);
           const double e = wino_error(c, algo, isa, threads, rng);
           REQUIRE(e >= 0);
+          if (f4 && c.cin > tuning::kWinograd4MaxCin) continue;  // F(2x2) only, by the rule
           CHECK(e <= (f4 ? kWino4Tolerance : kWino2Tolerance));
           if (e > worst[f4]) worst_case[f4] = case_str(c) + " " + isa_name(isa);
           worst[f4] = std::max(worst[f4], e);
         }
-  MESSAGE("winograd vs naive, random O(1) data, max |d|/max(1,|ref|): F(2x2,3x3) ", worst[0],
-          " (", worst_case[0], "), F(4x4,3x3) ", worst[1], " (", worst_case[1], ")");
+  MESSAGE("winograd vs naive, random O(1) data, max |d|/max(1,|ref|): F(2x2,3x3) ", worst[0], " (",
+          worst_case[0], "), F(4x4,3x3) ", worst[1], " (", worst_case[1], ")");
 }
 
 TEST_CASE("winograd conv runs with a scratch area planned for another thread count") {
@@ -161,10 +165,13 @@ TEST_CASE("winograd conv: the load-time rule picks the variant by kernel, stride
     return Conv2d(3, 3, cin, cout, w.data(), nullptr, p, Isa::Scalar).winograd_tile();
   };
   CHECK(tile(32, 64, s1) == winograd_tile(ConvAlgo::Auto, 3, 3, 1, 1, 1, 1, 32, 64, false));
-  CHECK(tile(32, 64, s1) > 0);  // emotion's block1_conv2
-  CHECK(tile(256, 7, s1) == 0);  // emotion's 7-class head
-  CHECK(tile(128, 2, s1) == 0);  // gender's head
-  CHECK(tile(1, 32, s1) == 0);
+  CHECK(tile(32, 64, s1) == 4);  // emotion's block1_conv2
+  CHECK(tile(8, 8, s1) == 4);    // gender's second conv
+  CHECK(tile(256, 7, s1) == 2);  // emotion's 7-class head: F(2x2) for accuracy
+  CHECK(tile(128, 2, s1) == 2);  // gender's head
+  CHECK(tile(33, 16, s1) == 2);
+  CHECK(tile(1, 32, s1) == 0);  // emotion's first conv (stride 2 too), too few channels
+  CHECK(tile(7, 32, s1) == 0);
   CHECK(tile(32, 64, s2) == 0);
   CHECK(tile(32, 64, dil) == 0);
   CHECK(Conv2d(5, 5, 32, 64, w.data(), nullptr, s1, Isa::Scalar).winograd_tile() == 0);
@@ -227,16 +234,16 @@ double real_layer_errors(const std::string& file, int* layers) {
       std::vector<float> weight, bias;
       unpack(conv->gemm_weights(), weight, bias);
       Tensor ref(out.shape());
-      conv2d_naive(views[0], weight.data(), bias.data(), 3, 3, conv->out_channels(),
-                   conv->params(), ref.view());
+      conv2d_naive(views[0], weight.data(), bias.data(), 3, 3, conv->out_channels(), conv->params(),
+                   ref.view());
       double scale = 1, d = 0;
       for (int64_t i = 0; i < ref.size(); ++i) {
         scale = std::max(scale, double(std::fabs(ref.data()[i])));
         d = std::max(d, std::fabs(double(out.data()[i]) - double(ref.data()[i])));
       }
-      MESSAGE(file.substr(file.rfind('/') + 1), " [", std::string(isa_name(model.isa())), "] ", s.name, " (",
-              conv->describe(), ", in ", shapes[0].str(), "): max abs ", d, ", max |ref| ", scale,
-              ", max abs / max(1, max |ref|) ", d / scale);
+      MESSAGE(file.substr(file.rfind('/') + 1), " [", std::string(isa_name(model.isa())), "] ",
+              s.name, " (", conv->describe(), ", in ", shapes[0].str(), "): max abs ", d,
+              ", max |ref| ", scale, ", max abs / max(1, max |ref|) ", d / scale);
       worst = std::max(worst, d / scale);
       ++*layers;
     }
@@ -248,11 +255,10 @@ double real_layer_errors(const std::string& file, int* layers) {
 TEST_CASE("winograd conv: error on the real 3x3 layers of the shipped and PyTorch models") {
   int layers = 0;
   double worst = 0;
-  for (const char* file :
-       {"weights/emotion.mien", "weights/gender.mien", "weights/face_expression.mien",
-        "weights/blazeface.mien", "tests/data/torch/resnet18.mien",
-        "tests/data/torch/se_resnet18.mien", "tests/data/torch/vgg16.mien",
-        "tests/data/torch/mobilenet_v1.mien"})
+  for (const char* file : {"weights/emotion.mien", "weights/gender.mien",
+                           "weights/face_expression.mien", "weights/blazeface.mien",
+                           "tests/data/torch/resnet18.mien", "tests/data/torch/se_resnet18.mien",
+                           "tests/data/torch/vgg16.mien", "tests/data/torch/mobilenet_v1.mien"})
     worst = std::max(worst, real_layer_errors(source_path(file), &layers));
   MESSAGE("winograd layers checked: ", layers, ", worst max|d| / max(1, max|ref|) ", worst);
   // Per-layer, tensor-wise: the models' end-to-end limits are 1e-4 (tests/golden).

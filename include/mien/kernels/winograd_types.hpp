@@ -23,6 +23,9 @@ struct WinoGeom {
   const float* bias;  // cout values, or nullptr
   bool clamp;         // clamp to [lo, hi] before the store (relu, relu6, clip)
   float lo, hi;
+  // Where the transformed values of a block live: tile k's element xi of V at
+  // v + k * v_tile_stride + xi * v_xi_stride (cin values), of M likewise (cout values).
+  int64_t v_tile_stride, v_xi_stride, m_tile_stride, m_xi_stride;
 };
 
 }  // namespace detail
@@ -30,11 +33,12 @@ struct WinoGeom {
 namespace kernels {
 
 // Input transform of tiles [t0, t1): v gets, per tile, (m+2)^2 rows of cin values (B^T d B,
-// row xi = the transform's element xi). patch: scratch of (m+2)^2 * cin floats for tiles that
-// cross the image border.
+// row xi = the transform's element xi), placed by g's V strides (tile t0 at v). patch: scratch of
+// (m+2)^2 * cin floats for tiles that cross the image border.
 using WinoInputFn = void (*)(const detail::WinoGeom& g, int64_t t0, int64_t t1, float* v,
                              float* patch);
-// Output transform of tiles [t0, t1) from mm (per tile, (m+2)^2 rows of cout values): the
+// Output transform of tiles [t0, t1) from mm (per tile, (m+2)^2 rows of cout values, placed
+// by g's M strides, tile t0 at mm): the
 // m x m outputs A^T M A, plus bias, clamped when asked, stored into g.out.
 using WinoOutputFn = void (*)(const detail::WinoGeom& g, const float* mm, int64_t t0, int64_t t1);
 

@@ -184,8 +184,10 @@ class Conv2d final : public Op {
     // HWIO flattened is exactly the GEMM's B[K = KH*KW*Cin][N = Cout].
     weights_ = GemmWeights(kh * kw * cin, cout, weight, cout, bias, isa);
     const int m = mien::winograd_tile(algo, kh, kw, p.stride_h, p.stride_w, p.dilation_h,
-                                p.dilation_w, cin, cout, residual);
+                                      p.dilation_w, cin, cout, residual);
     if (m > 0) wino_ = WinogradConv(m, cin, cout, weight, bias, isa);
+    // A forced variant runs whatever the output size (tests cover tiles larger than it).
+    wino_min_tiles_ = algo == ConvAlgo::Auto ? tuning::kWinogradMinTiles : 1;
   }
 
   const char* type() const override { return "conv2d"; }
@@ -206,7 +208,7 @@ class Conv2d final : public Op {
     const Shape c = conv_shape(inputs[0]);
     if (!residual_) return c;
     // The add's broadcasting rule, either way round.
-    return detail::ew_binary_shape("conv2d+add", {c, inputs[1]});
+    return detail::ew_binary_shape("conv2d+add", {c, inputs.at(1)});
   }
 
   std::size_t scratch_floats(const std::vector<Shape>& inputs, int threads) const override {
@@ -303,9 +305,10 @@ class Conv2d final : public Op {
   Plan make_plan(const Shape& in, const detail::ConvGeometry& g, int threads) const {
     Plan plan;
     const int oh = g.rows.out, ow = g.cols.out;
-    if (!wino_.empty()) {
+    const int64_t tiles = wino_.empty() ? 0 : wino_.tiles(in, g.rows, g.cols);
+    if (tiles >= wino_min_tiles_) {
       plan.path = Path::Winograd;
-      const WinogradConv::Plan wp = wino_.plan(wino_.tiles(in, g.rows, g.cols), threads);
+      const WinogradConv::Plan wp = wino_.plan(tiles, threads);
       plan.block = wp.block;
       plan.slot = wp.slot;
       plan.slots = wp.slots;
@@ -452,6 +455,7 @@ class Conv2d final : public Op {
   ConvParams p_;
   GemmWeights weights_;
   WinogradConv wino_;  // empty unless winograd_tile chose it
+  int64_t wino_min_tiles_ = 1;
 };
 
 // Reference: the obvious loops in double, for tests. out.shape must be the conv's output.

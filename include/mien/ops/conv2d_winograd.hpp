@@ -43,21 +43,20 @@ namespace mien {
 enum class ConvAlgo { Auto, Direct, Winograd2, Winograd4 };
 
 // The Winograd output tile m (2 or 4) conv2d uses for a 3x3 kernel, or 0 for the direct
-// GEMM. Auto's rule, stated by channel counts (tuning.hpp has the numbers and why):
-//  - only 3x3, stride 1, dilation 1, no fused residual;
-//  - Cin >= kWinogradMinCin and Cout >= kWinogradMinCout, so the GEMM stage has enough work
-//    per transformed value to pay for the transforms;
-//  - F(4x4, 3x3) unless Cin > kWinograd4MaxCin: F(4x4)'s error grows with the number of
-//    products summed per output, and past that Cin it would exceed the fidelity budget, so
-//    such layers take F(2x2, 3x3).
-inline int winograd_tile(ConvAlgo algo, int kh, int kw, int stride_h, int stride_w,
-                         int dilation_h, int dilation_w, int cin, int cout, bool residual) {
+// GEMM, decided at load by kernel, stride and channels (tuning.hpp has the numbers and why):
+//  - only 3x3, stride 1, dilation 1, no fused residual, Cin >= kWinogradMinCin;
+//  - F(4x4, 3x3) for Cin <= kWinograd4MaxCin, F(2x2, 3x3) beyond: F(4x4)'s error grows with
+//    the number of products summed per output.
+// At run time a conv whose output has fewer than kWinogradMinTiles tiles still takes the
+// direct GEMM (Conv2d::make_plan).
+inline int winograd_tile(ConvAlgo algo, int kh, int kw, int stride_h, int stride_w, int dilation_h,
+                         int dilation_w, int cin, int cout, bool residual) {
   const bool fits = kh == 3 && kw == 3 && stride_h == 1 && stride_w == 1 && dilation_h == 1 &&
-                    dilation_w == 1 && !residual;
+                    dilation_w == 1 && !residual && cout >= 1;
   if (!fits || algo == ConvAlgo::Direct) return 0;
   if (algo == ConvAlgo::Winograd2) return 2;
   if (algo == ConvAlgo::Winograd4) return 4;
-  if (cin < tuning::kWinogradMinCin || cout < tuning::kWinogradMinCout) return 0;
+  if (cin < tuning::kWinogradMinCin) return 0;
   return cin <= tuning::kWinograd4MaxCin ? 4 : 2;
 }
 
@@ -98,7 +97,8 @@ class WinogradConv {
             gw[i][kx] = g[i * 3] * w[0][kx] + g[i * 3 + 1] * w[1][kx] + g[i * 3 + 2] * w[2][kx];
         for (int i = 0; i < a; ++i)
           for (int j = 0; j < a; ++j) {
-            const double v = gw[i][0] * g[j * 3] + gw[i][1] * g[j * 3 + 1] + gw[i][2] * g[j * 3 + 2];
+            const double v =
+                gw[i][0] * g[j * 3] + gw[i][1] * g[j * 3 + 1] + gw[i][2] * g[j * 3 + 2];
             u[(std::size_t(i * a + j) * cin + ci) * cout + co] = float(v);
           }
       }
@@ -106,6 +106,7 @@ class WinogradConv {
     for (int xi = 0; xi < points; ++xi)
       u_.emplace_back(cin, cout, u.data() + std::size_t(xi) * cin * cout, cout, nullptr, isa);
     if (bias) bias_.assign(bias, bias + cout);
+    mr_ = gemm_mr(u_[0], isa);
   }
 
   bool empty() const { return m_ == 0; }
@@ -122,7 +123,10 @@ class WinogradConv {
     const int64_t points = int64_t(m_ + 2) * (m_ + 2);
     const int64_t fit = tuning::kWinogradBlockFloats / (points * (cin_ + cout_));
     const int64_t share = (tiles + threads - 1) / threads;
-    p.block = std::max<int64_t>(1, std::min(fit, share));
+    // Whole micro-tiles of the GEMM where the budget allows.
+    const int64_t mr = mr_;
+    const int64_t whole = std::max<int64_t>(mr, fit / mr * mr);
+    p.block = std::max<int64_t>(1, std::min(whole, share));
     p.slot = slot_floats(p.block);
     p.slots = std::min<int64_t>(threads, (tiles + p.block - 1) / p.block);
     return p;
@@ -171,6 +175,12 @@ class WinogradConv {
     const int64_t slots = std::max<int64_t>(1, std::min({p.slots, have / p.slot, blocks}));
     const int k = m_ == 4 ? 1 : 0;
     const int points = (m_ + 2) * (m_ + 2);
+    // Tile-major V and M ([tile][xi][c]): each transform reads and writes one contiguous
+    // tile. Element-major ([xi][tile][c], contiguous GEMM rows) measured the same.
+    g.v_tile_stride = int64_t(points) * cin_;
+    g.v_xi_stride = cin_;
+    g.m_tile_stride = int64_t(points) * cout_;
+    g.m_xi_stride = cout_;
     parallel_for(slots, int(slots), [&](int64_t s0, int64_t s1) {
       for (int64_t s = s0; s < s1; ++s) {
         float* v = ctx.scratch + s * p.slot;
@@ -180,9 +190,9 @@ class WinogradConv {
           const int64_t t0 = b * p.block, t1 = std::min(tiles, t0 + p.block);
           table.wino.input[k](g, t0, t1, v, patch);
           for (int xi = 0; xi < points; ++xi) {
-            const GemmA a{v + int64_t(xi) * cin_, int64_t(points) * cin_, 1, 0};
-            gemm_serial(u_[std::size_t(xi)], t1 - t0, a, mm + int64_t(xi) * cout_,
-                        int64_t(points) * cout_, Activation::none(), isa);
+            const GemmA a{v + xi * g.v_xi_stride, g.v_tile_stride, 1, 0};
+            gemm_serial(u_[std::size_t(xi)], t1 - t0, a, mm + xi * g.m_xi_stride, g.m_tile_stride,
+                        Activation::none(), isa);
           }
           table.wino.output[k](g, mm, t0, t1);
           if (!act.is_clamp()) activate_tiles(g, t0, t1, act, table);
@@ -209,6 +219,7 @@ class WinogradConv {
   }
 
   int m_ = 0, cin_ = 0, cout_ = 0;
+  int mr_ = 1;                  // rows per GEMM micro-tile
   std::vector<GemmWeights> u_;  // one packed [Cin x Cout] per transform element xi
   std::vector<float> bias_;
 };

@@ -9,12 +9,12 @@
 inline void wino_bt6(V::T* d) {
   const V::T two = V::set1(2.f), four = V::set1(4.f), five = V::set1(5.f);
   const V::T d0 = d[0], d1 = d[1], d2 = d[2], d3 = d[3], d4 = d[4], d5 = d[5];
-  d[0] = V::fnmadd(five, d2, V::fmadd(four, d0, d4));         // 4 d0 - 5 d2 + d4
-  d[1] = V::fnmadd(four, V::add(d1, d2), V::add(d3, d4));     // -4 (d1 + d2) + d3 + d4
-  d[2] = V::fmadd(four, V::sub(d1, d2), V::sub(d4, d3));      // 4 (d1 - d2) - d3 + d4
-  d[3] = V::fmadd(two, V::sub(d3, d1), V::sub(d4, d2));       // 2 (d3 - d1) - d2 + d4
-  d[4] = V::fmadd(two, V::sub(d1, d3), V::sub(d4, d2));       // 2 (d1 - d3) - d2 + d4
-  d[5] = V::fnmadd(five, d3, V::fmadd(four, d1, d5));         // 4 d1 - 5 d3 + d5
+  d[0] = V::fnmadd(five, d2, V::fmadd(four, d0, d4));      // 4 d0 - 5 d2 + d4
+  d[1] = V::fnmadd(four, V::add(d1, d2), V::add(d3, d4));  // -4 (d1 + d2) + d3 + d4
+  d[2] = V::fmadd(four, V::sub(d1, d2), V::sub(d4, d3));   // 4 (d1 - d2) - d3 + d4
+  d[3] = V::fmadd(two, V::sub(d3, d1), V::sub(d4, d2));    // 2 (d3 - d1) - d2 + d4
+  d[4] = V::fmadd(two, V::sub(d1, d3), V::sub(d4, d2));    // 2 (d1 - d3) - d2 + d4
+  d[5] = V::fnmadd(five, d3, V::fmadd(four, d1, d5));      // 4 d1 - 5 d3 + d5
 }
 
 // F(4, 3): A^T (4x6), 6 values in, 4 out.
@@ -76,9 +76,9 @@ inline void wino_input(const detail::WinoGeom& g, int64_t t0, int64_t t1, float*
   constexpr int A = M + 2, W = V::kLanes;
   const int c = g.cin;
   const int64_t per_image = int64_t(g.tiles_h) * g.tiles_w;
-  for (int64_t t = t0; t < t1; ++t, v += A * A * c) {
-    const int n = int(t / per_image), ty = int(t % per_image / g.tiles_w),
-              tx = int(t % g.tiles_w);
+  const int64_t xs = g.v_xi_stride;
+  for (int64_t t = t0; t < t1; ++t, v += g.v_tile_stride) {
+    const int n = int(t / per_image), ty = int(t % per_image / g.tiles_w), tx = int(t % g.tiles_w);
     const int iy0 = ty * M - g.pad_top, ix0 = tx * M - g.pad_left;
     const float* src;
     int64_t row_step;
@@ -109,13 +109,14 @@ inline void wino_input(const detail::WinoGeom& g, int64_t t0, int64_t t1, float*
       V::T tmp[A][A];
       for (int j = 0; j < A; ++j) {  // columns: B^T d
         V::T col[A];
-        for (int i = 0; i < A; ++i) col[i] = wino_load(src + i * row_step + int64_t(j) * c + c0, nc);
+        for (int i = 0; i < A; ++i)
+          col[i] = wino_load(src + i * row_step + int64_t(j) * c + c0, nc);
         wino_bt<M>(col);
         for (int i = 0; i < A; ++i) tmp[i][j] = col[i];
       }
       for (int i = 0; i < A; ++i) {  // rows: (B^T d) B
         wino_bt<M>(tmp[i]);
-        for (int j = 0; j < A; ++j) wino_store(v + int64_t(i * A + j) * c + c0, tmp[i][j], nc);
+        for (int j = 0; j < A; ++j) wino_store(v + (i * A + j) * xs + c0, tmp[i][j], nc);
       }
     }
   }
@@ -128,9 +129,9 @@ inline void wino_output(const detail::WinoGeom& g, const float* mm, int64_t t0, 
   const int c = g.cout;
   const int64_t per_image = int64_t(g.tiles_h) * g.tiles_w;
   const V::T lo = V::set1(g.lo), hi = V::set1(g.hi);
-  for (int64_t t = t0; t < t1; ++t, mm += A * A * c) {
-    const int n = int(t / per_image), ty = int(t % per_image / g.tiles_w),
-              tx = int(t % g.tiles_w);
+  const int64_t xs = g.m_xi_stride;
+  for (int64_t t = t0; t < t1; ++t, mm += g.m_tile_stride) {
+    const int n = int(t / per_image), ty = int(t % per_image / g.tiles_w), tx = int(t % g.tiles_w);
     const int oy0 = ty * M, ox0 = tx * M;
     const int rows = g.out_h - oy0 < M ? g.out_h - oy0 : M;
     const int cols = g.out_w - ox0 < M ? g.out_w - ox0 : M;
@@ -141,7 +142,7 @@ inline void wino_output(const detail::WinoGeom& g, const float* mm, int64_t t0, 
       V::T tmp[M][A];
       for (int j = 0; j < A; ++j) {  // columns: A^T m
         V::T col[A], y[M];
-        for (int i = 0; i < A; ++i) col[i] = wino_load(mm + int64_t(i * A + j) * c + c0, nc);
+        for (int i = 0; i < A; ++i) col[i] = wino_load(mm + (i * A + j) * xs + c0, nc);
         wino_at<M>(col, y);
         for (int i = 0; i < M; ++i) tmp[i][j] = y[i];
       }
