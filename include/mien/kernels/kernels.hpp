@@ -6,12 +6,14 @@
 //   mien::kernels::avx2     __m256, AVX2+FMA    every kernel
 //   mien::kernels::avx512   __m512              GEMM and the fast depthwise rows
 //
-// (The Winograd transforms, body/winograd.inl, run their AVX2 copy on AVX-512 CPUs too: they
-// are load/store bound, and their GEMM stage uses the AVX-512 GEMM.)
 // kernel_table(isa) returns the entry points for one ISA. An AVX-512 table is the AVX2 one
 // with the 32-column GEMM and the 16-channel depthwise rows added: the memory-bound kernels
 // measured no faster with zmm, and ops whose shapes suit ymm better (N <= 8 GEMM columns,
 // depthwise with a half-empty last 16-channel block) keep choosing the 8-lane kernels.
+// The Winograd transforms (body/winograd.inl) also run their AVX2 copy on AVX-512 CPUs: the
+// AVX-512 traits lack sub/fnmadd, and the transforms were ~5% of a Winograd layer's
+// instructions (callgrind, emotion's 32->64), the rest being the GEMM stage, which does use
+// the AVX-512 GEMM.
 // The tables are constants (no lazy initialisation); ops look theirs up once, at load.
 #pragma once
 
