@@ -11,9 +11,8 @@
 // measured no faster with zmm, and ops whose shapes suit ymm better (N <= 8 GEMM columns,
 // depthwise with a half-empty last 16-channel block) keep choosing the 8-lane kernels.
 // The Winograd transforms (body/winograd.inl) also run their AVX2 copy on AVX-512 CPUs: the
-// AVX-512 traits lack sub/fnmadd, and the transforms were ~5% of a Winograd layer's
-// instructions (callgrind, emotion's 32->64), the rest being the GEMM stage, which does use
-// the AVX-512 GEMM.
+// AVX-512 traits lack sub/fnmadd, and the GEMM stage (which does use the AVX-512 GEMM), not
+// the transforms, dominated a Winograd layer's instructions (callgrind, 31x31x32 -> 64).
 // The tables are constants (no lazy initialisation); ops look theirs up once, at load.
 #pragma once
 
