@@ -196,6 +196,10 @@ TEST_CASE("kernel tables: every entry point is set for every ISA this CPU runs")
     CHECK(static_cast<bool>(t.softmax_short_rows));
     CHECK(static_cast<bool>(t.se_sum));
     CHECK(static_cast<bool>(t.se_dense));
+    for (int f4 = 0; f4 < 2; ++f4) {
+      CHECK(static_cast<bool>(t.wino.input[f4]));
+      CHECK(static_cast<bool>(t.wino.output[f4]));
+    }
   }
 }
 

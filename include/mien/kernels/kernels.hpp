@@ -10,6 +10,9 @@
 // with the 32-column GEMM and the 16-channel depthwise rows added: the memory-bound kernels
 // measured no faster with zmm, and ops whose shapes suit ymm better (N <= 8 GEMM columns,
 // depthwise with a half-empty last 16-channel block) keep choosing the 8-lane kernels.
+// The Winograd transforms (body/winograd.inl) also run their AVX2 copy on AVX-512 CPUs: the
+// AVX-512 traits lack sub/fnmadd, and the GEMM stage (which does use the AVX-512 GEMM), not
+// the transforms, dominated a Winograd layer's instructions (callgrind, 31x31x32 -> 64).
 // The tables are constants (no lazy initialisation); ops look theirs up once, at load.
 #pragma once
 
@@ -31,6 +34,7 @@ namespace scalar {
 #include "mien/kernels/body/depthwise.inl"
 #include "mien/kernels/body/gemm.inl"
 #include "mien/kernels/body/stream.inl"
+#include "mien/kernels/body/winograd.inl"
 }  // namespace scalar
 }  // namespace kernels
 }  // namespace mien
@@ -45,6 +49,7 @@ namespace avx2 {
 #include "mien/kernels/body/depthwise.inl"
 #include "mien/kernels/body/gemm.inl"
 #include "mien/kernels/body/stream.inl"
+#include "mien/kernels/body/winograd.inl"
 }  // namespace avx2
 }  // namespace kernels
 }  // namespace mien
@@ -75,6 +80,7 @@ constexpr KernelTable scalar_table() {
   KernelTable t;
   t.isa = Isa::Scalar;
   scalar::fill_table(t);
+  t.wino = scalar::wino_kernels();
   t.gemm16 = GemmKernels{&scalar::gemm_block_2v<4, 4>, 4, 4};
   t.gemm32 = GemmKernels{&scalar::gemm_block_4v<4>, 4, 4};
   return t;
@@ -85,6 +91,7 @@ constexpr KernelTable avx2_table() {
   KernelTable t;
   t.isa = Isa::Avx2;
   avx2::fill_table(t);
+  t.wino = avx2::wino_kernels();
   t.gemm16 = GemmKernels{&avx2::gemm_block_2v<12, 6>, 12, 6};
   // 32-column panels (packed for AVX-512) run on the portable kernel: only tests do that.
   t.gemm32 = scalar_table().gemm32;

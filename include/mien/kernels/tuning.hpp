@@ -23,6 +23,28 @@ constexpr int kGemmNr = 16;
 // AVX-512 panels: two zmm. 12x32 uses 24 of the 32 zmm as accumulators.
 constexpr int kGemmNr512 = 32;
 
+// ---- Winograd 3x3 convs (ops/conv2d_winograd.hpp) ----
+// Scratch per worker for one block of tiles: its transformed inputs V and GEMM results M,
+// (m+2)^2 * tiles * (Cin + Cout) floats (256 KiB, in L2). Measured on emotion's 31x31 32->64
+// and gender's 62x62 8->8 (AVX-512, batch 1 and 8): 64K floats was the fastest of
+// 16K..256K; smaller blocks give each transform element's GEMM too few rows to reuse its
+// weights, larger ones spill V and M out of L2.
+constexpr int64_t kWinogradBlockFloats = 65536;
+// Input channels from which a 3x3 stride-1 conv runs Winograd: with Cin = 8 (gender's 8->8)
+// F(4x4) was still 15-20% faster than the direct GEMM; with Cin = 1 or 3 the transforms
+// cost more than the GEMM they save.
+constexpr int kWinogradMinCin = 8;
+// F(4x4, 3x3) up to this many input channels, F(2x2, 3x3) beyond. F(4x4)'s rounding error
+// (max |d| / max(1, |ref|) vs the naive conv in double, random O(1) data, 16x16 same) measured
+// 4-6e-6 for Cin 8..32, 7e-6 at 64 and 1.0-1.5e-5 at 128..256; F(2x2)'s stays below 8e-7 up
+// to 256. Up to 32 F(4x4) keeps every conv under the 1e-5 that the conv tests hold all conv
+// paths to, with margin; beyond, F(2x2) still saves 1.2-1.5x over the direct GEMM.
+constexpr int kWinograd4MaxCin = 32;
+// Fewer tiles than this in a run (e.g. a 4x4 output, one F(4x4) tile) go to the direct
+// GEMM: the per-element GEMMs then have too few rows (measured 1 tile: 15% slower than
+// direct; 4 tiles: 1.5x faster).
+constexpr int64_t kWinogradMinTiles = 4;
+
 // ---- element-wise streams ----
 // Non-clamp activations after add/mul run per block of about this many floats (16 KB,
 // L1-resident) right after the block is computed, instead of a second pass over the tensor.

@@ -7,6 +7,7 @@
 
 #include "mien/core/cpu.hpp"
 #include "mien/kernels/activation.hpp"
+#include "mien/kernels/winograd_types.hpp"
 
 namespace mien {
 
@@ -136,6 +137,7 @@ struct KernelTable {
   SoftmaxFn softmax_rows = nullptr, softmax_short_rows = nullptr;
   SeSumFn se_sum = nullptr;
   SeDenseFn se_dense = nullptr;
+  WinoKernels wino;  // Winograd 3x3 transforms (kernels/body/winograd.inl)
 };
 
 // The table of `isa` (kernels/kernels.hpp).

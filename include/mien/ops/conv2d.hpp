@@ -7,6 +7,8 @@
 //    can leave the image, a block of input rows is first copied into scratch with its
 //    zero border, so the kernel never tests bounds;
 //  - otherwise: im2col a block of output pixels into scratch, then GEMM.
+// 3x3 stride-1 convs with enough channels run Winograd instead (ops/conv2d_winograd.hpp;
+// the rule: winograd_tile).
 // Scratch stays modest: a block of rows or pixels per thread, about 64 KiB each.
 // A 1x1 stride-1 conv may also take a second input, a residual added before the activation
 // (`add` fused at load by model/optimize.hpp): the GEMM adds it in its store epilogue, so
@@ -25,6 +27,7 @@
 #include "mien/kernels/gemm.hpp"
 #include "mien/kernels/tuning.hpp"
 #include "mien/ops/activation.hpp"
+#include "mien/ops/conv2d_winograd.hpp"
 #include "mien/ops/conv_params.hpp"
 #include "mien/ops/eltwise.hpp"
 #include "mien/ops/op.hpp"
@@ -151,8 +154,10 @@ class Conv2d final : public Op {
   // weight: [KH][KW][Cin][Cout] row-major (TF HWIO); bias: [Cout] or nullptr. With
   // `residual`, the op takes a second input R and computes act(conv(x) + R), R broadcasting
   // like `add`'s inputs (1x1 kernels with stride 1 and no padding only).
+  // `algo` forces the direct GEMM or a Winograd variant (tests, benchmarks); Auto follows
+  // winograd_tile's rule.
   Conv2d(int kh, int kw, int cin, int cout, const float* weight, const float* bias,
-         const ConvParams& p, Isa isa, bool residual = false)
+         const ConvParams& p, Isa isa, bool residual = false, ConvAlgo algo = ConvAlgo::Auto)
       : Op(isa),
         kh_(kh),
         kw_(kw),
@@ -178,6 +183,11 @@ class Conv2d final : public Op {
     }
     // HWIO flattened is exactly the GEMM's B[K = KH*KW*Cin][N = Cout].
     weights_ = GemmWeights(kh * kw * cin, cout, weight, cout, bias, isa);
+    const int m = mien::winograd_tile(algo, kh, kw, p.stride_h, p.stride_w, p.dilation_h,
+                                      p.dilation_w, cin, cout, residual);
+    if (m > 0) wino_ = WinogradConv(m, cin, cout, weight, bias, isa);
+    // A forced variant runs whatever the output size (tests cover tiles larger than it).
+    wino_min_tiles_ = algo == ConvAlgo::Auto ? tuning::kWinogradMinTiles : 1;
   }
 
   const char* type() const override { return "conv2d"; }
@@ -198,7 +208,7 @@ class Conv2d final : public Op {
     const Shape c = conv_shape(inputs[0]);
     if (!residual_) return c;
     // The add's broadcasting rule, either way round.
-    return detail::ew_binary_shape("conv2d+add", {c, inputs[1]});
+    return detail::ew_binary_shape("conv2d+add", {c, inputs.at(1)});
   }
 
   std::size_t scratch_floats(const std::vector<Shape>& inputs, int threads) const override {
@@ -221,7 +231,8 @@ class Conv2d final : public Op {
 
   std::string describe() const override {
     return p_.describe(kh_, kw_) + " " + std::to_string(cin_) + "->" + std::to_string(cout_) +
-           (residual_ ? " +residual" : "");
+           (residual_ ? " +residual" : "") +
+           (wino_.empty() ? "" : " wino" + std::to_string(wino_.tile()));
   }
 
   void run(const ConstTensorView* inputs, TensorView out, const RunContext& ctx) const override {
@@ -230,7 +241,7 @@ class Conv2d final : public Op {
     const detail::ConvGeometry g = detail::conv_geometry(in.shape, kh_, kw_, p_);
     const int threads = std::max(ctx.threads, 1);
     Plan plan = make_plan(in.shape, g, threads);
-    if (plan.slot > 0) fit_scratch(plan, g, ctx);
+    if (plan.slot > 0 && plan.path != Path::Winograd) fit_scratch(plan, g, ctx);
     switch (plan.path) {
       case Path::Pointwise:
         gemm(weights_, in.shape.pixels(), in.data, cin_, out.data, cout_, p_.activation, isa_,
@@ -245,6 +256,9 @@ class Conv2d final : public Op {
       case Path::Im2col:
         run_im2col(in, g, out, ctx, plan);
         return;
+      case Path::Winograd:
+        wino_.run(in, g.rows, g.cols, out, p_.activation, ctx, isa_, kernels_);
+        return;
     }
   }
 
@@ -253,6 +267,10 @@ class Conv2d final : public Op {
   int kernel_w() const { return kw_; }
   int in_channels() const { return cin_; }
   int out_channels() const { return cout_; }
+  // The packed HWIO weights and bias (the direct path's; tests unpack them for references).
+  const GemmWeights& gemm_weights() const { return weights_; }
+  // 2 or 4 when the conv runs Winograd F(m x m, 3x3), 0 for the direct GEMM.
+  int winograd_tile() const { return wino_.tile(); }
   const ConvParams& params() const { return p_; }
 
  private:
@@ -261,6 +279,7 @@ class Conv2d final : public Op {
     Window,        // windows read in place from the input, one GEMM per output row
     PaddedWindow,  // the same from blocks of input rows copied with their zero border
     Im2col,        // dilation_w > 1: im2col blocks of output pixels
+    Winograd,      // 3x3 stride 1 by Winograd (ops/conv2d_winograd.hpp)
   };
   // How run() splits the work: `block` output rows (windows) or pixels (im2col) per step,
   // `slot` scratch floats per worker, `slots` workers.
@@ -286,6 +305,15 @@ class Conv2d final : public Op {
   Plan make_plan(const Shape& in, const detail::ConvGeometry& g, int threads) const {
     Plan plan;
     const int oh = g.rows.out, ow = g.cols.out;
+    const int64_t tiles = wino_.empty() ? 0 : wino_.tiles(in, g.rows, g.cols);
+    if (tiles >= wino_min_tiles_) {
+      plan.path = Path::Winograd;
+      const WinogradConv::Plan wp = wino_.plan(tiles, threads);
+      plan.block = wp.block;
+      plan.slot = wp.slot;
+      plan.slots = wp.slots;
+      return plan;
+    }
     const bool inside = g.rows.before == 0 && g.cols.before == 0 && window_rows(oh) <= in.h &&
                         padded_width(g) <= in.w;
     if (kh_ == 1 && kw_ == 1 && inside && p_.stride_h == 1 && p_.stride_w == 1) {
@@ -426,6 +454,8 @@ class Conv2d final : public Op {
   bool residual_;
   ConvParams p_;
   GemmWeights weights_;
+  WinogradConv wino_;  // empty unless winograd_tile chose it
+  int64_t wino_min_tiles_ = 1;
 };
 
 // Reference: the obvious loops in double, for tests. out.shape must be the conv's output.
