@@ -63,7 +63,7 @@ TEST_CASE("cli: info and check on the shipped models") {
 }
 
 TEST_CASE("cli: quantize writes an int8 classifier that check, info and image accept") {
-  const std::string dir = temp_dir("quantize");
+  const std::string dir = test::temp_dir("quantize");
   const std::string out = dir + "/emotion_int8.mien";
   const std::string faces = source_path("tests/data/faces");
   const auto q = mien_cli("quantize " + quote(source_path("weights/emotion.mien")) +
