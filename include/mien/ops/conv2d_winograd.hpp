@@ -122,9 +122,11 @@ class WinogradConv {
     Plan p;
     const int64_t points = int64_t(m_ + 2) * (m_ + 2);
     const int64_t fit = tuning::kWinogradBlockFloats / (points * (cin_ + cout_));
-    const int64_t share = (tiles + threads - 1) / threads;
-    // Whole micro-tiles of the GEMM where the budget allows.
+    // Blocks of whole GEMM micro-tiles, the thread share rounded up to them too: a block
+    // ending inside a micro-tile would leave a 1-row tile, which the GEMM sums in another
+    // order (4 partial accumulators), so results would change with the thread count.
     const int64_t mr = mr_;
+    const int64_t share = ((tiles + threads - 1) / threads + mr - 1) / mr * mr;
     const int64_t whole = std::max<int64_t>(mr, fit / mr * mr);
     p.block = std::max<int64_t>(1, std::min(whole, share));
     p.slot = slot_floats(p.block);
