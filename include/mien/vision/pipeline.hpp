@@ -38,6 +38,7 @@ struct FaceResult {
   Probabilities emotion_scores;  // in Pipeline::emotion_labels() order
   int gender = -1;               // index into Pipeline::gender_labels(), -1 if not run
   float gender_score = 0.f;      // probability of that gender label
+  float age = -1.f;              // estimated age in years, < 0 if not run
 };
 
 struct PipelineModels {
