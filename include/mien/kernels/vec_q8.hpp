@@ -158,33 +158,14 @@ namespace mien {
 namespace kernels {
 namespace avx2 {
 
-struct Q {
+// The 8 x int32 accumulators and their float epilogue, the same with and without VNNI
+// (the AVX-VNNI set below inherits them: its target is a superset of this one).
+struct Q8Ymm {
   static constexpr int kLanes = 8;
   using T = __m256i;
-  // The weight bytes sign-extended into 16-bit halves: even = bytes 0 and 2 of each lane,
-  // odd = bytes 1 and 3.
-  struct B {
-    __m256i even, odd;
-  };
-  struct A {
-    __m256i even, odd;
-  };
   static T zero() { return _mm256_setzero_si256(); }
   static T load_init(const int32_t* p) {
     return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
-  }
-  static B prep_b(const int8_t* p) {
-    const __m256i v = _mm256_load_si256(reinterpret_cast<const __m256i*>(p));
-    return B{_mm256_srai_epi16(_mm256_slli_epi16(v, 8), 8), _mm256_srai_epi16(v, 8)};
-  }
-  static A prep_a(int32_t four) {
-    const __m256i v = _mm256_set1_epi32(four);
-    return A{_mm256_and_si256(v, _mm256_set1_epi16(0xff)), _mm256_srli_epi16(v, 8)};
-  }
-  static T dot(T acc, const A& a, const B& b) {
-    const __m256i s =
-        _mm256_add_epi32(_mm256_madd_epi16(a.even, b.even), _mm256_madd_epi16(a.odd, b.odd));
-    return _mm256_add_epi32(acc, s);
   }
   using F = __m256;
   static F to_float(T acc, const float* scale, const float* bias) {
@@ -205,6 +186,30 @@ struct Q {
   }
 };
 
+struct Q : Q8Ymm {
+  // The weight bytes sign-extended into 16-bit halves: even = bytes 0 and 2 of each lane,
+  // odd = bytes 1 and 3.
+  struct B {
+    __m256i even, odd;
+  };
+  struct A {
+    __m256i even, odd;
+  };
+  static B prep_b(const int8_t* p) {
+    const __m256i v = _mm256_load_si256(reinterpret_cast<const __m256i*>(p));
+    return B{_mm256_srai_epi16(_mm256_slli_epi16(v, 8), 8), _mm256_srai_epi16(v, 8)};
+  }
+  static A prep_a(int32_t four) {
+    const __m256i v = _mm256_set1_epi32(four);
+    return A{_mm256_and_si256(v, _mm256_set1_epi16(0xff)), _mm256_srli_epi16(v, 8)};
+  }
+  static T dot(T acc, const A& a, const B& b) {
+    const __m256i s =
+        _mm256_add_epi32(_mm256_madd_epi16(a.even, b.even), _mm256_madd_epi16(a.odd, b.odd));
+    return _mm256_add_epi32(acc, s);
+  }
+};
+
 }  // namespace avx2
 }  // namespace kernels
 }  // namespace mien
@@ -216,15 +221,9 @@ namespace mien {
 namespace kernels {
 namespace avxvnni {
 
-struct Q {
-  static constexpr int kLanes = 8;
-  using T = __m256i;
+struct Q : avx2::Q8Ymm {
   using B = __m256i;
   using A = __m256i;
-  static T zero() { return _mm256_setzero_si256(); }
-  static T load_init(const int32_t* p) {
-    return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
-  }
   static B prep_b(const int8_t* p) {
     return _mm256_load_si256(reinterpret_cast<const __m256i*>(p));
   }
@@ -234,23 +233,6 @@ struct Q {
   static __attribute__((always_inline)) T dot(T acc, A a, B b) {
     asm("%{vex%} vpdpbusd %2, %1, %0" : "+x"(acc) : "x"(a), "x"(b));
     return acc;
-  }
-  using F = __m256;
-  static F to_float(T acc, const float* scale, const float* bias) {
-    const F prod = _mm256_mul_ps(_mm256_cvtepi32_ps(acc), _mm256_loadu_ps(scale));
-    return _mm256_add_ps(prod, _mm256_loadu_ps(bias));
-  }
-  static F add(F v, const float* p) { return _mm256_add_ps(v, _mm256_loadu_ps(p)); }
-  static F clamp(F v, float lo, float hi) {
-    return _mm256_min_ps(_mm256_set1_ps(hi), _mm256_max_ps(_mm256_set1_ps(lo), v));
-  }
-  static void store(float* p, F v) { _mm256_storeu_ps(p, v); }
-  static void quantize(const float* x, float inv, float lo, float hi, int zp, uint8_t* out) {
-    __m256 v = _mm256_mul_ps(_mm256_loadu_ps(x), _mm256_set1_ps(inv));
-    v = _mm256_min_ps(_mm256_max_ps(v, _mm256_set1_ps(lo)), _mm256_set1_ps(hi));
-    const __m256i q = _mm256_add_epi32(_mm256_cvtps_epi32(v), _mm256_set1_epi32(zp));
-    const __m128i w = _mm_packus_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
-    _mm_storel_epi64(reinterpret_cast<__m128i*>(out), _mm_packus_epi16(w, w));
   }
 };
 
