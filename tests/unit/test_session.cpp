@@ -7,6 +7,7 @@
 
 #include "architectures.hpp"
 #include "mien/mien.hpp"
+#include "mien/model/profile.hpp"
 #include "test_util.hpp"
 
 using namespace mien;
@@ -237,6 +238,26 @@ TEST_CASE("a batch run image by image equals the whole batch at once") {
     const long before = g_allocations.load();
     for (int i = 0; i < 3; ++i) split.run(input.view());
     CHECK(g_allocations.load() == before);
+  }
+}
+
+TEST_CASE("the per-layer profile covers every step, at batch 1 and for a batch") {
+  // A batch used to be profiled through the per-image path, which plans no layer shapes:
+  // the table then read shapes of an unplanned session and failed.
+  const Model model(test::mini_xception());
+  std::mt19937 rng(9);
+  ProfileOptions opt;
+  opt.warmup = 1;
+  opt.min_repetitions = 2;
+  opt.min_seconds = 0;
+  for (int n : {1, 4}) {
+    const Tensor input = test::random_tensor(Shape(n, 48, 48, 1), rng, 0.f, 1.f);
+    const Profile p = profile_model(model, {input.view()}, opt);
+    REQUIRE(p.layers.size() == model.steps().size());
+    CHECK(p.total_macs() == model.macs({input.shape()}));
+    CHECK(p.layers.back().output.n == n);
+    CHECK(p.repetitions == 2);
+    CHECK(p.table().find(n > 1 ? "(batch run whole)" : "repetitions 2\n") != std::string::npos);
   }
 }
 

@@ -112,11 +112,12 @@ struct Profile {
     for (const Shape& sh : input_shapes) in += (in.empty() ? "" : ", ") + sh.str();
     const double total = total_ms();
     std::snprintf(line, sizeof line,
-                  "# %s  input %s  isa %s  threads %d  repetitions %d\n"
+                  "# %s  input %s  isa %s  threads %d  repetitions %d%s\n"
                   "# sum of layers %.3f ms (median per layer), whole Session::run %.3f ms "
                   "median, %.3f ms min; %.1f MMAC, %.2f GFLOP/s at the median run\n",
-                  model.c_str(), in.c_str(), isa_name(isa), threads, repetitions, total, session_ms,
-                  session_min_ms, double(total_macs()) / 1e6,
+                  model.c_str(), in.c_str(), isa_name(isa), threads, repetitions,
+                  !input_shapes.empty() && input_shapes[0].n > 1 ? "  (batch run whole)" : "",
+                  total, session_ms, session_min_ms, double(total_macs()) / 1e6,
                   session_ms > 0 ? 2.0 * double(total_macs()) / (session_ms * 1e6) : 0.0);
     s += line;
     std::snprintf(line, sizeof line, "%4s  %-18s %-28s %-18s %9s %6s %9s %8s %7s  %s\n", "#", "op",
@@ -174,7 +175,11 @@ inline Profile profile_model(const Model& model, const std::vector<ConstTensorVi
   for (const auto& v : inputs) in_shapes.push_back(v.shape);
   // The instrumented session times each step through Session::run_observed, so the
   // profile runs exactly the plan and kernels a plain Session runs.
+  // A batch runs whole here: a plain Session would run it image by image
+  // (Session::set_split_batches), which has no per-layer plan of the batch to time; the
+  // layers of that path are those of batch 1, so profile batch 1 for it.
   Session instrumented(model, opt.threads);
+  instrumented.set_split_batches(false);
   instrumented.run(inputs);  // plans
   const std::vector<Shape>& shapes = instrumented.value_shapes();
   const auto& steps = model.steps();
@@ -215,6 +220,7 @@ inline Profile profile_model(const Model& model, const std::vector<ConstTensorVi
   // The same model through a plain Session, alternating with the instrumented runs so that
   // both see the same machine load.
   Session session(model, opt.threads);
+  session.set_split_batches(false);
   for (int i = 0; i < opt.warmup; ++i) {
     run_all(false);
     session.run(inputs);
