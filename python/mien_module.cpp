@@ -485,6 +485,20 @@ PYBIND11_MODULE(_mien, m) {
   m.doc() = "mien: face detection, emotion and gender on the CPU (C++ engine)";
   py::register_exception<mien::Error>(m, "Error", PyExc_RuntimeError);
 
+  m.def(
+      "load_image",
+      [](const py::handle& x, int64_t max_pixels) {
+        mien::DecodeLimits limits;
+        limits.max_pixels = max_pixels;
+        const mien::Image img = load_any(x, limits);
+        py::array_t<uint8_t> a({py::ssize_t(img.height), py::ssize_t(img.width), py::ssize_t(3)});
+        std::memcpy(a.mutable_data(), img.rgb.data(), img.rgb.size());
+        return a;
+      },
+      py::arg("image"), py::arg("max_pixels") = int64_t(MIEN_DEFAULT_MAX_PIXELS),
+      "Decodes an image (a path or encoded bytes) as mien does: a uint8 HxWx3 RGB array "
+      "(EXIF orientation applied, alpha over white)");
+
   py::class_<PyPipeline>(m, "Pipeline",
                          "Finds every face in a photo and classifies its emotion and gender.\n"
                          "Default: the models built into the module. Thread-safe; the GIL is "

@@ -11,6 +11,6 @@ mien.Error (a RuntimeError) with mien's message. `python3 -m mien.dask` analyses
 files on a Dask cluster (mien/dask.py).
 """
 
-from ._mien import Error, Model, Pipeline, Session
+from ._mien import Error, Model, Pipeline, Session, load_image
 
-__all__ = ["Error", "Model", "Pipeline", "Session"]
+__all__ = ["Error", "Model", "Pipeline", "Session", "load_image"]
