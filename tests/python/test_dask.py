@@ -156,9 +156,11 @@ def test_resume(client, inputs, reference, tmp_path):
     assert set(ok) == set(inputs) - set(bad)
     for f in ok:
         assert ok[f] == reference[f]
-    # Nothing left to do.
+    # Only the failed input is left to retry.
     seen.clear()
-    assert tool.run(inputs, str(out), client, options={"fps": 5}, quiet=True) == (0, 0)
+    assert tool.run(inputs, str(out), client, options={"fps": 5}, on_record=lambda r, n:
+                    seen.append(r["file"]), quiet=True) == (1, 1)
+    assert seen == bad
 
 
 def run_cli(*args, timeout=600):
