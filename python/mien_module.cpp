@@ -41,7 +41,9 @@ py::object json_text_to_python(const std::string& text) {
   return (*loads)(text);
 }
 
-py::object to_python(const mien::Json& j) { return json_text_to_python(mien::json_text(j)); }
+py::object to_python(const mien::Json& j) {
+  return json_text_to_python(mien::json_text(j));
+}
 
 bool is_path(const py::handle& x) {
   return py::isinstance<py::str>(x) || py::hasattr(x, "__fspath__");
@@ -54,16 +56,19 @@ std::string path_of(const py::handle& x) {
 // A uint8 HxWx3 (RGB), HxWx4 (RGBA: alpha over white, as for decoded files), HxW or HxWx1
 // (gray) array as an Image. Copied with the GIL held (the array may change afterwards).
 mien::Image image_from_array(const py::array& a) {
-  if (!py::isinstance<py::array_t<uint8_t>>(a) ||
-      a.dtype().kind() != 'u' || a.dtype().itemsize() != 1)
+  if (!py::isinstance<py::array_t<uint8_t>>(a) || a.dtype().kind() != 'u' ||
+      a.dtype().itemsize() != 1)
     throw py::value_error("an image array must have dtype uint8, not " +
                           std::string(py::str(a.dtype())));
   const int channels = a.ndim() == 2 ? 1 : a.ndim() == 3 ? int(a.shape(2)) : 0;
   if (channels != 1 && channels != 3 && channels != 4) {
     std::string shape = "(";
-    for (py::ssize_t i = 0; i < a.ndim(); ++i) shape += (i ? ", " : "") + std::to_string(a.shape(i));
-    throw py::value_error("an image array must be HxWx3 (RGB), HxWx4 (RGBA), HxW or HxWx1 "
-                          "(gray), not shape " + shape + (a.ndim() == 1 ? ",)" : ")"));
+    for (py::ssize_t i = 0; i < a.ndim(); ++i)
+      shape += (i ? ", " : "") + std::to_string(a.shape(i));
+    throw py::value_error(
+        "an image array must be HxWx3 (RGB), HxWx4 (RGBA), HxW or HxWx1 "
+        "(gray), not shape " +
+        shape + (a.ndim() == 1 ? ",)" : ")"));
   }
   const py::ssize_t h = a.shape(0), w = a.shape(1);
   if (h <= 0 || w <= 0 || h > INT_MAX || w > INT_MAX || int64_t(h) * w > MIEN_MAX_IMAGE_PIXELS)
@@ -79,7 +84,8 @@ mien::Image image_from_array(const py::array& a) {
   if (channels == 3) {
     std::memcpy(img.rgb.data(), src, n * 3);
   } else if (channels == 1) {
-    for (std::size_t i = 0; i < n; ++i) img.rgb[3 * i] = img.rgb[3 * i + 1] = img.rgb[3 * i + 2] = src[i];
+    for (std::size_t i = 0; i < n; ++i)
+      img.rgb[3 * i] = img.rgb[3 * i + 1] = img.rgb[3 * i + 2] = src[i];
   } else {
     mien::detail::orient_into(src, int(w), int(h), 4, 1, img);
   }
@@ -95,17 +101,19 @@ mien::Image load_any(const py::handle& x, const mien::DecodeLimits& limits) {
   }
   if (py::isinstance<py::bytes>(x) || py::isinstance<py::bytearray>(x) ||
       py::isinstance<py::memoryview>(x)) {
-    const std::string data = py::isinstance<py::bytes>(x)
-                                 ? x.cast<std::string>()
-                                 : py::bytes(py::reinterpret_borrow<py::object>(x)).cast<std::string>();
+    const std::string data =
+        (py::isinstance<py::bytes>(x) ? py::reinterpret_borrow<py::object>(x)
+                                      : py::module_::import("builtins").attr("bytes")(x))
+            .cast<std::string>();
     py::gil_scoped_release release;
-    return mien::decode_image(reinterpret_cast<const uint8_t*>(data.data()), data.size(),
-                              "<bytes>", limits);
+    return mien::decode_image(reinterpret_cast<const uint8_t*>(data.data()), data.size(), "<bytes>",
+                              limits);
   }
   if (py::isinstance<py::array>(x)) return image_from_array(py::reinterpret_borrow<py::array>(x));
-  throw py::type_error("expected an image: a path (str or os.PathLike), encoded bytes or a "
-                       "uint8 numpy array, not " +
-                       std::string(py::str(py::type::handle_of(x).attr("__name__"))));
+  throw py::type_error(
+      "expected an image: a path (str or os.PathLike), encoded bytes or a "
+      "uint8 numpy array, not " +
+      std::string(py::str(py::type::handle_of(x).attr("__name__"))));
 }
 
 std::vector<std::string> path_list(const py::handle& x, const char* what) {
@@ -116,7 +124,8 @@ std::vector<std::string> path_list(const py::handle& x, const char* what) {
     if (!py::isinstance<py::sequence>(x))
       throw py::type_error(std::string(what) + " must be a path or a list of paths");
     for (const py::handle& item : x) {
-      if (!is_path(item)) throw py::type_error(std::string(what) + " must be a path or a list of paths");
+      if (!is_path(item))
+        throw py::type_error(std::string(what) + " must be a path or a list of paths");
       out.push_back(path_of(item));
     }
   }
@@ -221,7 +230,8 @@ class PyPipeline {
   // The object `mien image --json` prints for one image.
   py::object image_record(const py::handle& x, const py::object& file) const {
     const mien::Image img = load_any(x, limits_);
-    std::string name = file.is_none() ? (is_path(x) ? path_of(x) : std::string("-")) : path_of(file);
+    std::string name =
+        file.is_none() ? (is_path(x) ? path_of(x) : std::string("-")) : path_of(file);
     std::vector<mien::FaceResult> faces;
     {
       py::gil_scoped_release release;
@@ -240,8 +250,9 @@ class PyPipeline {
                !py::isinstance<py::bytes>(batch)) {
       for (const py::handle& item : batch) crops.push_back(load_any(item, limits_));
     } else {
-      throw py::type_error("classify_crops takes a list of images (paths, bytes or arrays) or "
-                           "an NxHxWx3 uint8 array");
+      throw py::type_error(
+          "classify_crops takes a list of images (paths, bytes or arrays) or "
+          "an NxHxWx3 uint8 array");
     }
     std::vector<const mien::Image*> ptrs;
     for (const mien::Image& c : crops) ptrs.push_back(&c);
@@ -335,7 +346,9 @@ py::array_t<float> to_array(const mien::ConstTensorView& t) {
   return a;
 }
 
-py::array_t<float> to_array(const mien::Tensor& t) { return to_array(t.view()); }
+py::array_t<float> to_array(const mien::Tensor& t) {
+  return to_array(t.view());
+}
 
 struct PyModel {
   std::shared_ptr<const mien::Model> model;
@@ -386,8 +399,9 @@ struct PyModel {
   py::list test_vectors() const {
     const mien::GraphDef& g = model->graph();
     if (g.tests.size() < model->test_vector_count())
-      throw py::value_error("the test vectors were not loaded: use mien.Model(path, "
-                            "test_vectors=True)");
+      throw py::value_error(
+          "the test vectors were not loaded: use mien.Model(path, "
+          "test_vectors=True)");
     py::list l;
     for (const mien::TestVector& tv : g.tests) {
       py::dict in, out;
@@ -452,7 +466,8 @@ struct PySession {
       if (s.size() != g.inputs.size())
         throw py::value_error("the model has " + std::to_string(g.inputs.size()) + " inputs, not " +
                               std::to_string(s.size()));
-      for (std::size_t i = 0; i < s.size(); ++i) inputs.push_back(tensor_from(s[i], g.inputs[i].name));
+      for (std::size_t i = 0; i < s.size(); ++i)
+        inputs.push_back(tensor_from(s[i], g.inputs[i].name));
     } else {
       if (g.inputs.size() != 1)
         throw py::value_error("the model has " + std::to_string(g.inputs.size()) +
@@ -469,7 +484,8 @@ struct PySession {
     }
     if (kind == Dict) {
       py::dict d;
-      for (std::size_t i = 0; i < outs->size(); ++i) d[py::str(g.outputs[i])] = to_array((*outs)[i]);
+      for (std::size_t i = 0; i < outs->size(); ++i)
+        d[py::str(g.outputs[i])] = to_array((*outs)[i]);
       return d;
     }
     if (kind == One && outs->size() == 1) return to_array((*outs)[0]);
@@ -519,15 +535,15 @@ PYBIND11_MODULE(_mien, m) {
            "Faces in an image (a path, encoded bytes, or a uint8 HxWx3 RGB / HxWx4 RGBA / HxW "
            "gray array): a list of dicts as in `mien image --json` (box, score, landmarks, "
            "emotion, gender, ...)")
-      .def("image_record", &PyPipeline::image_record, py::arg("image"), py::arg("file") = py::none(),
+      .def("image_record", &PyPipeline::image_record, py::arg("image"),
+           py::arg("file") = py::none(),
            "The object `mien image --json` prints for the image: file, width, height, faces")
       .def("classify_crops", &PyPipeline::classify_crops, py::arg("crops"),
            "Emotion probabilities of face crops (a list of images or an NxHxWx3 uint8 array): an "
            "N x len(emotion_labels) float32 array")
       .def("analyze_video", &PyPipeline::analyze_video, py::arg("path"), py::kw_only(),
            py::arg("fps") = py::none(), py::arg("every") = py::none(),
-           py::arg("threads") = py::none(), py::arg("strict") = false,
-           py::arg("ffmpeg") = "ffmpeg",
+           py::arg("threads") = py::none(), py::arg("strict") = false, py::arg("ffmpeg") = "ffmpeg",
            "Tracks faces through a video (decoded by ffmpeg): a dict with file, width, height, "
            "fps, frames, frames_analyzed, decoding_errors, label (the main face's dominant "
            "emotion or None) and timeline (what `mien video --json` writes)")
@@ -535,7 +551,8 @@ PYBIND11_MODULE(_mien, m) {
                              [](const PyPipeline& p) { return p.pipeline().emotion_labels(); })
       .def_property_readonly("gender_labels",
                              [](const PyPipeline& p) { return p.pipeline().gender_labels(); })
-      .def_property_readonly("has_gender", [](const PyPipeline& p) { return p.pipeline().has_gender(); })
+      .def_property_readonly("has_gender",
+                             [](const PyPipeline& p) { return p.pipeline().has_gender(); })
       .def_property_readonly("emotion_models",
                              [](const PyPipeline& p) { return p.pipeline().emotion_models(); })
       .def_property_readonly("threads", &PyPipeline::threads);
@@ -547,13 +564,19 @@ PYBIND11_MODULE(_mien, m) {
       .def_property_readonly("outputs", &PyModel::outputs,
                              "[{'name', 'shape'}] for the nominal input size")
       .def_property_readonly("origin", [](const PyModel& pm) { return pm.model->origin(); })
-      .def_property_readonly("isa", [](const PyModel& pm) { return std::string(mien::isa_name(pm.model->isa())); })
+      .def_property_readonly(
+          "isa", [](const PyModel& pm) { return std::string(mien::isa_name(pm.model->isa())); })
+      .def_property_readonly(
+          "test_tolerance", [](const PyModel& pm) { return pm.model->graph().test_tolerance; },
+          "largest relative error `mien check` accepts on the test vectors")
       .def_property_readonly("parameters", [](const PyModel& pm) { return pm.model->parameters(); })
       .def("test_vectors", &PyModel::test_vectors,
            "The embedded test vectors (needs test_vectors=True): [(inputs, outputs)] as dicts of "
            "float32 NHWC arrays")
-      .def("session", [](const PyModel& pm, int threads) { return std::make_unique<PySession>(pm, threads); },
-           py::arg("threads") = 1);
+      .def(
+          "session",
+          [](const PyModel& pm, int threads) { return std::make_unique<PySession>(pm, threads); },
+          py::arg("threads") = 1);
 
   py::class_<PySession>(m, "Session", "Runs a Model (one call at a time; the GIL is released).")
       .def(py::init<const PyModel&, int>(), py::arg("model"), py::arg("threads") = 1)
