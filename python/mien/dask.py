@@ -26,7 +26,9 @@ import sys
 import threading
 import time
 
-IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".tga", ".gif", ".pnm", ".ppm", ".pgm"}
+# As `mien image` (tools/cli/image_command.hpp), which also skips hidden files and folders.
+IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".tga", ".gif", ".pnm", ".ppm", ".pgm",
+                    ".psd"}
 VIDEO_EXTENSIONS = {".mp4", ".mkv", ".avi", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv",
                     ".flv", ".ts", ".3gp"}
 
@@ -63,7 +65,9 @@ def analyze_file(file, path, kind, options):
         record.update((k, image[k]) for k in image if k != "file")
         return record
     except Exception as e:  # mien.Error, OSError...: recorded, not fatal
-        return {"file": file, "status": "error", "error": str(e)}
+        # mien names the path it opened (absolute): name the input as given, as the CLI does.
+        message = str(e).replace(path, file) if path != file else str(e)
+        return {"file": file, "status": "error", "error": message}
 
 
 def worker_info():
@@ -110,8 +114,10 @@ def expand_inputs(inputs, lists=()):
         elif os.path.isdir(item):
             found = []
             for root, dirs, files in os.walk(item):
-                dirs.sort()
+                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
                 for name in files:
+                    if name.startswith("."):
+                        continue
                     ext = os.path.splitext(name)[1].lower()
                     if ext in IMAGE_EXTENSIONS or ext in VIDEO_EXTENSIONS:
                         found.append(os.path.join(root, name))
@@ -250,7 +256,7 @@ def parse_args(argv):
                     "processes); one JSON record per input, streamed to --out as tasks "
                     "complete. A rerun skips the inputs already recorded with status ok.",
         epilog="Inputs: files; folders (recursive: images .jpg .jpeg .png .bmp .tga .gif "
-               ".pnm .ppm .pgm, videos .mp4 .mkv .avi .mov .webm .m4v .mpg .mpeg .wmv .flv "
+               ".pnm .ppm .pgm .psd, hidden ones skipped; videos .mp4 .mkv .avi .mov .webm .m4v .mpg .mpeg .wmv .flv "
                ".ts .3gp); @FILE or --list FILE: a text file with one path per line "
                "(relative paths: to the current folder, else to the list's folder). Files "
                "given by name with another extension are read as images. A real cluster: "
