@@ -106,7 +106,8 @@ def expand_inputs(inputs, lists=()):
         for line in lines:
             line = line.strip()
             if line and not line.startswith("#"):
-                expand(line if os.path.isabs(line) or os.path.exists(line) else os.path.join(base, line))
+                near = os.path.isabs(line) or os.path.exists(line)
+                expand(line if near else os.path.join(base, line))
 
     def expand(item):
         if item.startswith("@"):
@@ -256,8 +257,8 @@ def parse_args(argv):
                     "processes); one JSON record per input, streamed to --out as tasks "
                     "complete. A rerun skips the inputs already recorded with status ok.",
         epilog="Inputs: files; folders (recursive: images .jpg .jpeg .png .bmp .tga .gif "
-               ".pnm .ppm .pgm .psd, hidden ones skipped; videos .mp4 .mkv .avi .mov .webm .m4v .mpg .mpeg .wmv .flv "
-               ".ts .3gp); @FILE or --list FILE: a text file with one path per line "
+               ".pnm .ppm .pgm .psd, hidden ones skipped; videos .mp4 .mkv .avi .mov .webm "
+               ".m4v .mpg .mpeg .wmv .flv .ts .3gp); @FILE or --list FILE: a text file with one path per line "
                "(relative paths: to the current folder, else to the list's folder). Files "
                "given by name with another extension are read as images. A real cluster: "
                "start `dask-scheduler` on one machine and `dask-worker tcp://HOST:8786 "
