@@ -258,9 +258,10 @@ def parse_args(argv):
                     "complete. A rerun skips the inputs already recorded with status ok.",
         epilog="Inputs: files; folders (recursive: images .jpg .jpeg .png .bmp .tga .gif "
                ".pnm .ppm .pgm .psd, hidden ones skipped; videos .mp4 .mkv .avi .mov .webm "
-               ".m4v .mpg .mpeg .wmv .flv .ts .3gp); @FILE or --list FILE: a text file with one path per line "
-               "(relative paths: to the current folder, else to the list's folder). Files "
-               "given by name with another extension are read as images. A real cluster: "
+               ".m4v .mpg .mpeg .wmv .flv .ts .3gp); @FILE or --list FILE: a text file with "
+               "one path per line (relative paths: to the current folder, else to the "
+               "list's folder). Files given by name with another extension are read as "
+               "images. Exit status: 0, 1 if an input failed, 2 for bad usage. A real cluster: "
                "start `dask-scheduler` on one machine and `dask-worker tcp://HOST:8786 "
                "--nthreads 1 --nworkers K` (with PYTHONPATH to this package) on the others, "
                "then --scheduler tcp://HOST:8786; the workers must see the inputs under the "
@@ -312,8 +313,8 @@ def connect(args):
     else:
         n = args.local_workers or os.cpu_count() or 1
         cluster = LocalCluster(n_workers=n, threads_per_worker=args.threads_per_worker,
-                               processes=True, host="127.0.0.1", dashboard_address=None,
-                               silence_logs=logging.ERROR)
+                               processes=True, host="127.0.0.1",
+                               dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR)
         client = Client(cluster)
     try:
         client.wait_for_workers(1, timeout=args.timeout)

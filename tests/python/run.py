@@ -44,6 +44,7 @@ def main():
             skip(f"no distributed for {sys.executable} (apt-get install python3-distributed)")
     here = os.path.dirname(os.path.abspath(__file__))
     return pytest.main([os.path.join(here, f"test_{which}.py"), "-v", "-p", "no:cacheprovider",
+                        "-W", "ignore::DeprecationWarning",
                         *sys.argv[3:]])
 
 
