@@ -474,10 +474,14 @@ struct PySession {
                               " inputs: pass a list or a dict by name");
       inputs.push_back(tensor_from(x, g.inputs[0].name));
     }
-    std::lock_guard<std::mutex> lock(mutex);  // taken with the GIL held: no GIL inversion
+    // The lock is taken with the GIL released (a thread holding the GIL must never wait for
+    // it: the holder needs the GIL to copy its outputs out) and kept until the outputs,
+    // which live in the session, are copied below.
+    std::unique_lock<std::mutex> lock(mutex, std::defer_lock);
     const std::vector<mien::ConstTensorView>* outs = nullptr;
     {
       py::gil_scoped_release release;
+      lock.lock();
       std::vector<mien::ConstTensorView> views;
       for (const mien::Tensor& t : inputs) views.push_back(t.view());
       outs = &session->run(views);

@@ -6,6 +6,7 @@ Run through tests/python/run.py (ctest: python_module)."""
 import json
 import os
 import subprocess
+import sys
 import threading
 
 import numpy as np
@@ -333,3 +334,51 @@ def test_video(pipeline, tmp_path):
         pipeline.analyze_video(str(tmp_path / "missing.mp4"))
     with pytest.raises(ValueError):
         pipeline.analyze_video(video, fps=5, every=2)
+
+
+def test_session_shared_by_threads():
+    """One Session used by several threads at once: calls take turns, results unchanged."""
+    model = mien.Model(os.path.join(WEIGHTS, "emotion.mien"))
+    session = mien.Session(model)
+    rng = np.random.default_rng(1)
+    xs = [rng.random((4, 64, 64, 1), dtype=np.float32) for _ in range(4)]
+    expected = [session.run(x) for x in xs]
+    got, errors = {}, []
+
+    def work(k):
+        try:
+            for i in range(5):
+                got[(k, i)] = session.run(xs[k])
+        except Exception as e:
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert len(got) == 20
+    for (k, _), y in got.items():
+        assert np.array_equal(y, expected[k])
+
+
+def test_installed_package(tmp_path, pipeline):
+    """`cmake --install` of python/ gives an importable package (the default models inside)."""
+    build = os.environ.get("MIEN_BUILD_DIR", "")
+    script = os.path.join(build, "python", "cmake_install.cmake")
+    if not os.path.exists(script):
+        pytest.skip("no build folder with python/cmake_install.cmake (MIEN_BUILD_DIR)")
+    prefix = tmp_path / "prefix"
+    subprocess.run(["cmake", f"-DCMAKE_INSTALL_PREFIX={prefix}", "-P", script], check=True,
+                   capture_output=True)
+    site = [str(p.parent.parent) for p in prefix.rglob("mien/__init__.py")]
+    assert len(site) == 1 and "site-packages" in site[0]
+    photo = os.path.join(SCENES, "faceapi_sample1.jpg")
+    code = ("import json, mien; print(json.dumps(mien.Pipeline().analyze(%r))); "
+            "print(mien.__file__)" % photo)
+    env = dict(os.environ, PYTHONPATH=site[0])
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
+                         text=True, env=env, cwd=str(tmp_path)).stdout.splitlines()
+    assert json.loads(out[0]) == pipeline.analyze(photo)
+    assert out[1].startswith(site[0])
