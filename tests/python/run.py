@@ -20,6 +20,7 @@ def main():
         print(__doc__, file=sys.stderr)
         return 2
     which, build = sys.argv[1], os.path.abspath(sys.argv[2])
+    sys.dont_write_bytecode = True  # no __pycache__ in the source tree
     package = os.path.join(build, "python")
     sys.path.insert(0, package)
     os.environ["PYTHONPATH"] = package + os.pathsep + os.environ.get("PYTHONPATH", "")
