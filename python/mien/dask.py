@@ -345,6 +345,18 @@ def main(argv=None):
         print("mien.dask: error: no images or videos in the inputs", file=sys.stderr)
         return 2
     options = {"fast": args.fast, "fps": args.fps}
+    try:
+        done = read_done(args.out)
+        open(args.out, "a").close()  # writable, before any work
+    except OSError as e:
+        print(f"mien.dask: error: {args.out}: cannot write the results: {e.strerror}",
+              file=sys.stderr)
+        return 1
+    if all(f in done for f in files):  # no cluster to start
+        if not args.quiet:
+            print(f"mien.dask: all {len(files)} input(s) already done in {args.out}: nothing "
+                  "to do", file=sys.stderr)
+        return 0
     client = cluster = None
     if args.scheduler or args.local_workers != 0:
         try:

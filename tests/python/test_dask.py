@@ -185,6 +185,8 @@ def test_cli(inputs, reference, tmp_path):
     assert r.returncode == 2 and "no inputs" in r.stderr
     r = run_cli(str(tmp_path / "nothing-here"), "--out", str(tmp_path / "x.jsonl"))
     assert r.returncode == 2 and "no such file or folder" in r.stderr
+    r = run_cli(inputs[0], "--out", str(tmp_path / "no" / "such" / "x.jsonl"))
+    assert r.returncode == 1 and "cannot write the results" in r.stderr, r.stderr
     # Nobody listens on port 9 of loopback: a clear error within the timeout, not a hang.
     r = run_cli(inputs[0], "--out", str(tmp_path / "x.jsonl"), "--scheduler",
                 "tcp://127.0.0.1:9", "--timeout", "3", timeout=120)
