@@ -10,10 +10,14 @@ set -euo pipefail
 # libcpp-httplib-dev: the HTTP server of `mien serve` (tools/cli/serve_command.hpp).
 # chromium + chromium-driver + python3-selenium: ctest's serve_browser drives the page
 # of `mien serve` in headless chromium (skipped without them).
+# pybind11-dev + python3-pybind11 + python3-dev: the Python module `mien` (python/, MIEN_BUILD_PYTHON;
+# not built without them); python3-distributed: `python3 -m mien.dask` and ctest's
+# python_dask; python3-pytest: ctest's python_module and python_dask (skipped without).
 packages=(g++ cmake make pkg-config libstb-dev nlohmann-json3-dev doctest-dev libbenchmark-dev
           libomp-dev ffmpeg python3 python3-numpy python3-h5py python3-onnx
           clang libclang-rt-14-dev
-          libcpp-httplib-dev chromium chromium-driver python3-selenium)
+          libcpp-httplib-dev chromium chromium-driver python3-selenium
+          pybind11-dev python3-pybind11 python3-dev python3-distributed python3-pytest)
 
 missing=()
 for p in "${packages[@]}"; do
