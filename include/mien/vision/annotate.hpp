@@ -1,5 +1,5 @@
 // Draws pipeline results on an image: a box per face in its emotion's colour and a label
-// with the top three emotions ("#1 happy 87% | woman 91%" over "sad 7%  fear 3%"), in
+// with the top three emotions ("#1 happy 87% | woman 91% | age 31" over "sad 7%  fear 3%"), in
 // black or white, whichever reads better on the label's colour. Labels are laid out
 // together (label_layout.hpp): they never overlap one another or leave the image, and in
 // crowds they shrink to one line, then to a smaller font, before being left out.
@@ -7,6 +7,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <numeric>
 #include <string>
@@ -63,6 +64,8 @@ inline std::vector<LabelText> label_variants(const FaceResult& r, const Pipeline
   }
   if (r.gender >= 0)
     line1 += " | " + p.gender_labels()[std::size_t(r.gender)] + " " + percent(r.gender_score);
+  // Whole years: the model's error is years, a decimal would only crowd the label.
+  if (r.age >= 0) line1 += " | age " + std::to_string(int(std::lround(r.age)));
   std::vector<LabelText> v;
   auto add = [&](const std::string& text, int s) {
     if (text.empty()) return;
