@@ -48,7 +48,8 @@ struct PipelineModels {
   Model detector;
   std::vector<Model> emotion;  // one, or several for an ensemble
   Model gender;                // optional (not loaded = no gender)
-  Model age;                   // optional (not loaded = no age): model.task "age", years
+  Model age{};                 // optional (not loaded = no age): model.task "age", years; {}: a
+                               // PipelineModels{detector, {emotion}, gender} stays warning-free
   // Per emotion model: its weight in the ensemble's average of probabilities (empty =
   // equal weights; normalised to sum 1), and whether it also reads the mirrored face
   // (test-time augmentation; empty = none).
