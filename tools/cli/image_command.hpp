@@ -92,7 +92,8 @@ inline void print_table(const std::string& file, const Image& img,
   if (faces.empty()) return;
   std::printf("  %-3s %-22s %-6s %-10s %-6s", "#", "box x,y wxh", "score", "emotion", "p");
   const bool age = faces.front().age >= 0;
-  if (faces.front().gender >= 0) std::printf(" %-7s %-4s", "gender", "p");
+  // "p" padded to its column only when the age column follows (no trailing blanks).
+  if (faces.front().gender >= 0) std::printf(age ? " %-7s %-4s" : " %-7s %s", "gender", "p");
   if (age) std::printf(" %5s", "age");
   std::printf("\n");
   for (std::size_t i = 0; i < faces.size(); ++i) {
