@@ -1,5 +1,5 @@
 # mien_embed_default_models(target): compiles the default models (blazeface, emotion,
-# face_expression, gender) into `target`, so that Pipeline::with_default_models() works with
+# face_expression, gender, age) into `target`, so that Pipeline::with_default_models() works with
 # no files beside the program. One generated file per target holds them (.incbin, see
 # include/mien/vision/embedded_models.hpp); it is rebuilt when a model file changes. The
 # models come from the folder in the global property MIEN_WEIGHTS_DIR (the source tree's
@@ -11,7 +11,7 @@ function(mien_embed_default_models target)
     message(FATAL_ERROR "mien_embed_default_models: MIEN_WEIGHTS_DIR is not set")
   endif()
   set(files ${dir}/blazeface.mien ${dir}/emotion.mien ${dir}/face_expression.mien
-            ${dir}/gender.mien)
+            ${dir}/gender.mien ${dir}/age.mien)
   foreach(f ${files})
     if(NOT EXISTS ${f})
       message(FATAL_ERROR "mien_embed_default_models: ${f} is missing")

@@ -54,7 +54,7 @@ TEST_CASE("cli: info and check on the shipped models") {
   CHECK(info.out.find("parameters") != std::string::npos);
   CHECK(info.out.find("depthwise_conv2d") != std::string::npos);
   CHECK(info.out.find("model.labels") != std::string::npos);
-  for (const char* m : {"blazeface", "emotion", "gender", "face_expression"}) {
+  for (const char* m : {"blazeface", "emotion", "gender", "face_expression", "age"}) {
     CAPTURE(m);
     const auto r = mien_cli("check " + quote(source_path(std::string("weights/") + m + ".mien")));
     CHECK(r.status == 0);
@@ -157,12 +157,42 @@ TEST_CASE("cli: image --json gives one object per image with the documented fiel
   CHECK(count(r.out, "{\"file\":") == 2);
   for (const char* key : {"\"width\":", "\"height\":", "\"faces\":[", "\"box\":[", "\"score\":",
                           "\"landmarks\":[[", "\"emotion\":{\"label\":", "\"scores\":{",
-                          "\"angry\":", "\"neutral\":", "\"gender\":{\"label\":"})
+                          "\"angry\":", "\"neutral\":", "\"gender\":{\"label\":", "\"age\":"})
     CHECK_MESSAGE(r.out.find(key) != std::string::npos, key);
   CHECK(count(r.out, "\"box\":") == 4);  // 1 + 3 faces
   const auto no_gender = mien_cli("image --json --no-gender " + quote(a));
   CHECK(no_gender.status == 0);
   CHECK(no_gender.out.find("\"gender\"") == std::string::npos);
+  CHECK(count(r.out, "\"age\":") == 4);  // every face
+  const auto no_age = mien_cli("image --json --no-age " + quote(b));
+  CHECK(no_age.status == 0);
+  CHECK(count(no_age.out, "\"box\":") == 3);
+  CHECK(no_age.out.find("\"age\"") == std::string::npos);
+  CHECK(no_age.out.find("\"gender\":{") != std::string::npos);
+  // The table has an age column, and none with --no-age.
+  const auto table = mien_cli("image " + quote(b));
+  CHECK(table.status == 0);
+  CHECK(table.out.find(" age\n") != std::string::npos);
+  CHECK(mien_cli("image --no-age " + quote(b)).out.find(" age") == std::string::npos);
+}
+
+TEST_CASE("cli: --age takes a model file; a damaged or wrong one is a clear error") {
+  const std::string dir = test::temp_dir("age");
+  const std::string photo = quote(source_path("tests/data/scenes/astronaut.jpg"));
+  const auto ok =
+      mien_cli("image --json --age " + quote(source_path("weights/age.mien")) + " " + photo);
+  CHECK(ok.status == 0);
+  CHECK(ok.out.find("\"age\":") != std::string::npos);
+  std::string bytes = read_bytes(source_path("weights/age.mien"));
+  bytes.resize(bytes.size() / 2);
+  write_bytes(dir + "/cut.mien", bytes);
+  const auto cut = mien_cli("image --age " + quote(dir + "/cut.mien") + " " + photo);
+  CHECK(cut.status == 1);
+  CHECK(cut.out.find("cut.mien") != std::string::npos);
+  const auto wrong =
+      mien_cli("image --age " + quote(source_path("weights/gender.mien")) + " " + photo);
+  CHECK(wrong.status == 1);
+  CHECK(wrong.out.find("not an age model") != std::string::npos);
 }
 
 TEST_CASE("cli: image --draw writes a decodable image of the same size") {

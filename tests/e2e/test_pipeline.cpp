@@ -77,8 +77,63 @@ TEST_CASE("pipeline: same faces as the reference runtime on the fixture photos")
       CHECK(f.face.keypoints.size() == 6);
       CHECK(f.emotion >= 0);
       CHECK(f.gender >= 0);
+      // Years, from the default age model: plausible for these adults (face-api's own
+      // outputs on the committed crops of these photos are 17.96..38.31).
+      CHECK(f.age >= 10.f);
+      CHECK(f.age <= 70.f);
     }
   }
+}
+
+TEST_CASE("pipeline: age runs with the default models, PipelineOptions::age turns it off") {
+  CHECK(pipeline().has_age());
+  const Image img = load_image(source("tests/data/scenes/faceapi_sample1.jpg"));
+  const auto with = pipeline().analyze(img);
+  REQUIRE(with.size() == 3);
+  PipelineOptions opt;
+  opt.age = false;
+  const auto without = pipeline().analyze(img, opt);
+  REQUIRE(without.size() == with.size());
+  for (std::size_t i = 0; i < with.size(); ++i) {
+    CHECK(with[i].age > 0.f);
+    CHECK(without[i].age == -1.f);
+    // The other results do not change when age is off.
+    CHECK(without[i].emotion_scores == with[i].emotion_scores);
+    CHECK(without[i].gender_score == with[i].gender_score);
+  }
+  // Without an age model: -1 whatever the options say.
+  PipelineModels m = Pipeline::default_models();
+  m.age = Model();
+  const Pipeline no_age(m);
+  CHECK(!no_age.has_age());
+  for (const FaceResult& f : no_age.analyze(img)) CHECK(f.age == -1.f);
+}
+
+TEST_CASE("pipeline: the age model's pipeline age is face-api's age on face-api's crop") {
+  // The pipeline crops through the age model's metadata; on the committed 112x112 crops
+  // (classify_crops' way: the whole image is the face) it gives face-api's own numbers.
+  const FaceClassifier age(Model::load(source("weights/age.mien")));
+  CHECK(age.task() == "age");
+  REQUIRE(age.labels().size() == 1);
+  for (const char* id : {"astronaut", "sample1_b", "sample5_e"}) {
+    CAPTURE(id);
+    const std::string base = source(std::string("tests/data/faces/") + id);
+    const Image crop = load_image(base + ".png");
+    const auto ref = test::read_npy(base + ".age.npy");
+    REQUIRE(ref.data.size() == 1);
+    const Probabilities got = age.classify_crops({&crop})[0];
+    REQUIRE(got.size() == 1);
+    // Exactly the fixture's input (112x112, no resize): within float rounding of face-api.
+    CHECK(std::fabs(got[0] - ref.data[0]) < 1e-3);
+  }
+}
+
+TEST_CASE("pipeline: a wrong or damaged age model is a clear error") {
+  PipelineModels m = Pipeline::default_models();
+  m.age = Model::load(source("weights/gender.mien"));  // --age gender.mien
+  const std::string e = error_of([&] { Pipeline p(m); });
+  CHECK(contains(e, "gender.mien"));
+  CHECK(contains(e, "age"));
 }
 
 TEST_CASE("pipeline: same labels as the reference runtimes on the same face crops") {

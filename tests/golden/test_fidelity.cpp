@@ -8,6 +8,9 @@
 // Requirements (the issue's, not the files' own test.tolerance, which may be looser):
 // - classifiers (emotion, gender, face_expression): probabilities max |mien - ref| <= 1e-5,
 //   and the same argmax for every face;
+// - the age model (face-api AgeGenderNet): its gender probabilities as above; its age, a
+//   regression in years (~15..60), |mien - ref| / max(1, |ref|) <= 1e-5 (at 30 years,
+//   3e-4 years: an absolute 1e-5 would ask float32 for 9 significant digits);
 // - BlazeFace raw outputs (score logits, box and keypoint regressions): relative error
 //   <= 1e-4, relative to each output tensor's magnitude: max_i |mien_i - ref_i| /
 //   max(1, max_i |ref_i|), per output (scores_16, boxes_16, scores_32, boxes_32) and test
@@ -49,6 +52,7 @@ constexpr double kClassifierAbs = 1e-5;       // probabilities, absolute
 constexpr double kDetectorRel = 1e-4;         // raw outputs, max |d| / max(1, max |ref|) per tensor
 constexpr double kDetectorElementRel = 2e-4;  // raw outputs, |d| / max(1, |ref|) per element
 constexpr double kTorchRel = 1e-4;            // ONNX Runtime outputs, |d| / max(1, |ref|)
+constexpr double kRegressionRel = 1e-5;       // age in years, |d| / max(1, |ref|)
 
 std::string source_path(const std::string& rel) {
   return std::string(MIEN_SOURCE_DIR) + "/" + rel;
@@ -211,7 +215,7 @@ void check_score_ranking(const AnchorScores& s, float threshold, const std::stri
 // ---------------------------------------------------------------------------------------
 TEST_CASE("fidelity: every weights/*.mien reproduces its embedded original-runtime outputs") {
   const std::vector<std::string> files = model_files(source_path("weights"));
-  REQUIRE(files.size() >= 4);  // blazeface, emotion, gender, face_expression
+  REQUIRE(files.size() >= 5);  // blazeface, emotion, gender, face_expression, age
   int classifiers = 0, detectors = 0;
   for (const std::string& path : files) {
     const std::string name = std::filesystem::path(path).filename().string();
@@ -235,7 +239,7 @@ TEST_CASE("fidelity: every weights/*.mien reproduces its embedded original-runti
     // BlazeFace, 1e-4 for the classifiers).
     CHECK(report.tolerance <= (detector ? 5e-4 : 1e-4));
     Session session(model, 1);
-    Diff all;
+    Diff all, years;  // years: the age model's age output, reported on its own
     int argmax_bad = 0;
     std::vector<std::string> score_outputs;
     if (detector) score_outputs = model.metadata().get_strings("detector.score_outputs");
@@ -248,7 +252,7 @@ TEST_CASE("fidelity: every weights/*.mien reproduces its embedded original-runti
         const Tensor& ref = g.tests[k].outputs.at(g.outputs[o]);
         REQUIRE(outs[o].shape == ref.shape());
         const Diff d = compare(outs[o].data, ref.data(), ref.size());
-        all.merge(d);
+        (g.outputs[o] == "age" ? years : all).merge(d);
         if (detector) {
           CHECK_MESSAGE(d.norm_rel <= kDetectorRel, name, " test ", k, " output ", g.outputs[o],
                         ": tensor-wise rel ", fmt(d.norm_rel));
@@ -261,6 +265,9 @@ TEST_CASE("fidelity: every weights/*.mien reproduces its embedded original-runti
                                       outs[o].data + ref.size());
             vector_scores.ref.insert(vector_scores.ref.end(), ref.data(), ref.data() + ref.size());
           }
+        } else if (g.outputs[o] == "age") {
+          CHECK_MESSAGE(d.max_rel <= kRegressionRel, name, " test ", k, " output age: rel ",
+                        fmt(d.max_rel), " (abs ", fmt(d.max_abs), " years)");
         } else {
           CHECK_MESSAGE(d.max_abs <= kClassifierAbs, name, " test ", k, " output ", g.outputs[o],
                         ": abs ", fmt(d.max_abs));
@@ -282,7 +289,12 @@ TEST_CASE("fidelity: every weights/*.mien reproduces its embedded original-runti
     } else {
       ++classifiers;
       MESSAGE(name, " [", isa_now(), "] probabilities: max abs ", fmt(all.max_abs), " (limit ",
-              fmt(kClassifierAbs), "), argmax mismatches ", argmax_bad);
+              fmt(kClassifierAbs), "), argmax mismatches ", argmax_bad,
+              std::count(g.outputs.begin(), g.outputs.end(), "age")
+                  ? "; age: max abs " + fmt(years.max_abs) + " years, rel " + fmt(years.max_rel) +
+                        " (limit " + fmt(kRegressionRel) + ")"
+                  : std::string());
+      CHECK(years.finite);
       CHECK(argmax_bad == 0);
     }
     CHECK(all.finite);
@@ -371,6 +383,77 @@ TEST_CASE("fidelity: classifiers on the committed face crops match TF.js and fac
     CHECK(batch_bad == 0);
     CHECK(all.finite);
   }
+}
+
+// ---------------------------------------------------------------------------------------
+TEST_CASE("fidelity: the age model on the committed face crops matches face-api") {
+  const std::string faces = source_path("tests/data/faces");
+  std::vector<std::string> ids;
+  for (const auto& e : std::filesystem::directory_iterator(faces)) {
+    const std::string f = e.path().filename().string(), suffix = ".age.npy";
+    if (f.size() > suffix.size() && f.compare(f.size() - suffix.size(), suffix.size(), suffix) == 0)
+      ids.push_back(f.substr(0, f.size() - suffix.size()));
+  }
+  std::sort(ids.begin(), ids.end());
+  REQUIRE(ids.size() >= 8);  // tests/data/README.md: the 8 faces
+  const Model model = load_model(source_path("weights/age.mien"));
+  REQUIRE(model.metadata().get_string("model.task", "") == "age");
+  const InputDef& in = model.graph().inputs.at(0);
+  // face-api's preprocessing of the PNG, as the metadata holds it (see the test above).
+  const std::vector<double> scale = model.metadata().get_floats("input.scale");
+  const std::vector<double> offset = model.metadata().get_floats("input.offset");
+  Session single(model, 1);
+  Diff age_all, gender_all;
+  int argmax_bad = 0;
+  std::vector<float> batch, ref_age, ref_gender;
+  for (const std::string& id : ids) {
+    CAPTURE(id);
+    const Image img = load_image(faces + "/" + id + ".png");
+    REQUIRE(img.width == in.w);
+    REQUIRE(img.height == in.h);
+    Tensor x(Shape(1, img.height, img.width, 3));
+    for (std::size_t i = 0; i < img.rgb.size(); ++i)
+      x.data()[i] = float(double(img.rgb[i]) * scale[i % scale.size()] + offset[i % offset.size()]);
+    const NpyArray age = load_npy(faces + "/" + id + ".age.npy");
+    const NpyArray gender = load_npy(faces + "/" + id + ".age_gender.npy");
+    REQUIRE(age.data.size() == 1);
+    REQUIRE(gender.data.size() == 2);
+    single.run(x.view());
+    const ConstTensorView ya = single.output("age"), yg = single.output("gender");
+    REQUIRE(ya.shape.size() == 1);
+    REQUIRE(yg.shape.size() == 2);
+    const Diff da = compare(ya.data, age.data.data(), 1);
+    const Diff dg = compare(yg.data, gender.data.data(), 2);
+    CHECK_MESSAGE(da.max_rel <= kRegressionRel, id, ": age ", ya.data[0], " vs face-api ",
+                  age.data[0], " (rel ", fmt(da.max_rel), ")");
+    CHECK_MESSAGE(dg.max_abs <= kClassifierAbs, id, ": gender abs ", fmt(dg.max_abs));
+    argmax_bad += argmax_mismatches(yg.data, gender.data.data(), 2, 2);
+    age_all.merge(da);
+    gender_all.merge(dg);
+    batch.insert(batch.end(), x.begin(), x.end());
+    ref_age.push_back(age.data[0]);
+    ref_gender.insert(ref_gender.end(), gender.data.begin(), gender.data.end());
+  }
+  // All faces as one batch on 2 threads: the same answers.
+  Session batched(model, 2);
+  const Tensor xb(Shape(int(ids.size()), in.h, in.w, in.c), batch.data());
+  batched.run(xb.view());
+  const ConstTensorView ba = batched.output("age"), bg = batched.output("gender");
+  REQUIRE(ba.shape.size() == int64_t(ref_age.size()));
+  REQUIRE(bg.shape.size() == int64_t(ref_gender.size()));
+  const Diff dba = compare(ba.data, ref_age.data(), ba.shape.size());
+  const Diff dbg = compare(bg.data, ref_gender.data(), bg.shape.size());
+  argmax_bad += argmax_mismatches(bg.data, ref_gender.data(), bg.shape.size(), 2);
+  MESSAGE("age.mien [", isa_now(), "] ", ids.size(), " faces vs face-api: age max abs ",
+          fmt(age_all.max_abs), " years (rel ", fmt(age_all.max_rel), ", limit ",
+          fmt(kRegressionRel), "), gender max abs ", fmt(gender_all.max_abs), " (limit ",
+          fmt(kClassifierAbs), "); batch of ", ids.size(), ", 2 threads: age ", fmt(dba.max_abs),
+          ", gender ", fmt(dbg.max_abs), "; argmax mismatches ", argmax_bad);
+  CHECK(dba.max_rel <= kRegressionRel);
+  CHECK(dbg.max_abs <= kClassifierAbs);
+  CHECK(argmax_bad == 0);
+  CHECK(age_all.finite);
+  CHECK(gender_all.finite);
 }
 
 // ---------------------------------------------------------------------------------------

@@ -220,6 +220,7 @@ TEST_CASE("pipeline: bit-identical results for 1, 2 and 3 threads, with and with
     opt.flip_tta = tta;
     const std::vector<FaceResult> one = pipeline.analyze(img, opt);
     REQUIRE(one.size() >= 3);
+    REQUIRE(one[0].age >= 0);  // the age model ran (and is compared below)
     for (int threads : {2, 3}) {
       CAPTURE(threads);
       opt.detect.threads = threads;
@@ -235,6 +236,7 @@ TEST_CASE("pipeline: bit-identical results for 1, 2 and 3 threads, with and with
           CHECK(many[i].emotion == one[i].emotion);
           CHECK(many[i].gender == one[i].gender);
           CHECK(many[i].gender_score == one[i].gender_score);
+          CHECK(many[i].age == one[i].age);
         }
       }
     }
@@ -246,6 +248,7 @@ TEST_CASE("pipeline: bit-identical results for 1, 2 and 3 threads, with and with
   const std::vector<FaceResult> last = pipeline.classify(img, {faces.back()});
   CHECK(last[0].emotion_scores == all.back().emotion_scores);
   CHECK(last[0].gender_score == all.back().gender_score);
+  CHECK(last[0].age == all.back().age);
 }
 
 TEST_CASE("pipeline: the same results from several threads calling analyze at once") {

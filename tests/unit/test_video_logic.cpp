@@ -284,7 +284,28 @@ TEST_CASE("timeline: one entry per track per second, mean over the second") {
   CHECK(sum.track(1)->dominant() == 0);
   CHECK(sum.track(1)->share(0) == doctest::Approx(2.0 / 3));
   CHECK(sum.track(1)->gender() == 0);
+  CHECK(sum.track(1)->median_age() == -1.f);  // no age given
   CHECK(sum.track(2) == nullptr);
+}
+
+TEST_CASE("timeline and summary: age is the second's mean and the track's median") {
+  TimelineBuilder tl;
+  tl.add(1, 0.2, box(0, 0, 10), {1.f}, {}, 30.f);
+  tl.add(1, 0.7, box(0, 0, 10), {1.f}, {}, 34.f);
+  tl.add(1, 0.9, box(0, 0, 10), {1.f}, {});  // a frame without an age does not count
+  tl.add(2, 0.5, box(50, 0, 10), {1.f}, {});
+  const std::vector<TimelineEntry> e = tl.entries();
+  REQUIRE(e.size() == 2);
+  CHECK(e[0].age == doctest::Approx(32.0));
+  CHECK(e[1].age == -1.f);
+
+  ClipSummaryBuilder sum;
+  for (float age : {30.f, 31.f, 90.f, 29.f, 2.f}) sum.add(1, {1.f}, -1, 0, age);
+  CHECK(sum.track(1)->median_age() == 30.f);  // the outliers 90 and 2 do not move it
+  sum.add(1, {1.f}, -1, 0, 33.f);
+  CHECK(sum.track(1)->median_age() == 30.5f);  // even count: mean of the middle two
+  sum.add(2, {1.f}, -1, 0);
+  CHECK(sum.track(2)->median_age() == -1.f);
 }
 
 TEST_CASE("frame sampling: --every and --fps follow frame timestamps") {

@@ -174,7 +174,8 @@ inline int cmd_eval(const std::vector<std::string>& argv) {
                  "cannot be read is wrong (the second line gives the accuracy over the found\n"
                  "faces). Labels the model cannot predict (e.g. FER+ contempt) are reported and\n"
                  "left out of the metrics.\n"
-                 "The gender model is not used (--gender and --no-gender are ignored).");
+                 "The gender and age models are not used (--gender, --no-gender, --age and\n"
+                 "--no-age are ignored).");
   args.option("--format", "F", "dataset format: auto, folders, fer2013, ferplus or csv", "auto")
       .option("--usage", "SET",
               "FER-2013/FER+: only rows of this Usage (Training, PublicTest, PrivateTest)")
@@ -234,9 +235,9 @@ inline int cmd_eval(const std::vector<std::string>& argv) {
       throw UsageError("--confusion must name a .png, .jpg, .bmp or .tga file");
   }
 
-  // The gender model plays no part in an evaluation: do not load it.
+  // The gender and age models play no part in an evaluation: do not load them.
   ArgParser margs = args;
-  margs.parse({"--no-gender"});
+  margs.parse({"--no-gender", "--no-age"});
   const Pipeline pipeline = make_pipeline(margs);
   const std::string model = emotion_description(args);
 

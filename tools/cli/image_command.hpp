@@ -91,7 +91,10 @@ inline void print_table(const std::string& file, const Image& img,
               faces.size() == 1 ? "" : "s");
   if (faces.empty()) return;
   std::printf("  %-3s %-22s %-6s %-10s %-6s", "#", "box x,y wxh", "score", "emotion", "p");
-  if (faces.front().gender >= 0) std::printf(" %-7s %s", "gender", "p");
+  const bool age = faces.front().age >= 0;
+  // "p" padded to its column only when the age column follows (no trailing blanks).
+  if (faces.front().gender >= 0) std::printf(age ? " %-7s %-4s" : " %-7s %s", "gender", "p");
+  if (age) std::printf(" %5s", "age");
   std::printf("\n");
   for (std::size_t i = 0; i < faces.size(); ++i) {
     const FaceResult& r = faces[i];
@@ -104,6 +107,7 @@ inline void print_table(const std::string& file, const Image& img,
     if (r.gender >= 0)
       std::printf(" %-7s %.2f", p.gender_labels()[std::size_t(r.gender)].c_str(),
                   double(r.gender_score));
+    if (age) std::printf(" %5.1f", double(r.age));
     std::printf("\n");
   }
 }

@@ -23,7 +23,9 @@ inline void add_model_options(ArgParser& args) {
               "ensemble weights, one per --emotion model (default: equal)")
       .flag("--fast", "built-in big-XCEPTION alone: about half the work per face")
       .option("--gender", "PATH", "gender model (default: built-in)")
-      .flag("--no-gender", "do not run the gender model");
+      .flag("--no-gender", "do not run the gender model")
+      .option("--age", "PATH", "age model (default: built-in face-api AgeGenderNet)")
+      .flag("--no-age", "do not run the age model");
 }
 
 // What the emotion side of the pipeline is, for reports.
@@ -70,7 +72,8 @@ inline PipelineModels make_pipeline_models(const ArgParser& args) {
     throw UsageError("--emotion-weights needs --emotion (the default ensemble has its own)");
   PipelineModels defaults;
   const bool need_defaults = !args.has("--detector") || !args.has("--emotion") ||
-                             (!args.has("--gender") && !args.has("--no-gender"));
+                             (!args.has("--gender") && !args.has("--no-gender")) ||
+                             (!args.has("--age") && !args.has("--no-age"));
   if (need_defaults) defaults = Pipeline::default_models("", args.has("--fast"));
   PipelineModels m;
   m.detector = args.has("--detector") ? Model::load(args.get("--detector")) : defaults.detector;
@@ -98,6 +101,8 @@ inline PipelineModels make_pipeline_models(const ArgParser& args) {
   }
   if (!args.has("--no-gender"))
     m.gender = args.has("--gender") ? Model::load(args.get("--gender")) : defaults.gender;
+  if (!args.has("--no-age"))
+    m.age = args.has("--age") ? Model::load(args.get("--age")) : defaults.age;
   return m;
 }
 
@@ -124,6 +129,7 @@ inline PipelineOptions pipeline_options(const ArgParser& args) {
   o.flip_tta = args.has("--tta");
   o.detect.zoom_out = !args.has("--no-zoom-out");
   o.gender = !args.has("--no-gender");
+  o.age = !args.has("--no-age");
   return o;
 }
 

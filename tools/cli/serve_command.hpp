@@ -234,6 +234,7 @@ class MienServer {
                       {"min_face", json_number(opt_.detect.min_face)},
                       {"tta", opt_.flip_tta},
                       {"gender", opt_.gender && pipeline_.has_gender()},
+                      {"age", opt_.age && pipeline_.has_age()},
                       {"max_pixels", limits_.max_pixels},
                       {"max_body_bytes", cfg_.max_body},
                       {"max_video_bytes", cfg_.max_video}};

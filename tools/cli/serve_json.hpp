@@ -72,6 +72,7 @@ inline Json models_json(const PipelineModels& models, const Pipeline& p) {
   for (std::size_t i = 0; i < models.emotion.size(); ++i)
     j["models"].push_back(model_json("emotion", models.emotion[i], p.emotion_weight(i)));
   if (models.gender.loaded()) j["models"].push_back(model_json("gender", models.gender));
+  if (models.age.loaded()) j["models"].push_back(model_json("age", models.age));
   j["emotion_labels"] = p.emotion_labels();
   j["gender_labels"] = p.gender_labels();
   return j;
@@ -94,7 +95,7 @@ inline void add_live_faces(Json& image, const std::vector<LiveFace>& live, const
 }
 
 // POST /v1/video's result: the clip, each confirmed track's summary (frames, time span,
-// dominant emotion and its distribution, gender) and the per-second timeline entries of
+// dominant emotion and its distribution, gender, median age) and the per-second timeline entries of
 // `mien video --json`.
 inline Json video_result_json(const VideoInfo& info, const VideoAnalyzer& a, const Pipeline& p,
                               int decode_errors) {
@@ -123,6 +124,7 @@ inline Json video_result_json(const VideoInfo& info, const VideoAnalyzer& a, con
     for (std::size_t k = 0; k < s->counts.size(); ++k)
       tj["distribution"][p.emotion_labels()[k]] = json_number(s->share(int(k)), 4);
     if (s->gender() >= 0) tj["gender"] = p.gender_labels()[std::size_t(s->gender())];
+    if (s->median_age() >= 0) tj["age"] = json_fixed(s->median_age(), 1);
     j["tracks"].push_back(std::move(tj));
   }
   j["timeline"] = Json::array();

@@ -88,6 +88,11 @@ inline void print_clip_summary(const std::string& file, const VideoInfo& info,
     if (!s) continue;
     std::string gender;
     if (s->gender() >= 0) gender = " " + p.gender_labels()[std::size_t(s->gender())];
+    if (s->median_age() >= 0) {
+      char age[32];
+      std::snprintf(age, sizeof age, " age %.0f", double(s->median_age()));
+      gender += age;
+    }
     std::printf("  %s %d%s: %lld frames, %.1f-%.1f s, %s\n",
                 t.id == main_track ? "main face: track" : "track", t.id, gender.c_str(),
                 (long long)s->frames, t.first_time, t.last_time, distribution_text(*s, p).c_str());

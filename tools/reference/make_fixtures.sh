@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Regenerates every fixture in tests/data/ (committed; CI does not run this):
 #   images  (images.py fixtures)      scenes/*.jpg, faces/*.png + *.gray64.npy, blazeface/*.png, images.json
-#   goldens (node, original runtimes) faces/*.{emotion,gender,face_expression}.npy,
+#   goldens (node, original runtimes) faces/*.{emotion,gender,face_expression,age,age_gender}.npy,
 #                                     blazeface/*.Identity*.npy, golden.json
 #   torch   (torch_archs.py + ONNX Runtime) torch/<name>.onnx, .input.npy (NCHW), .output.npy,
 #                                     then torch/<name>.mien (make_torch_mien.sh)
@@ -47,6 +47,7 @@ for step in "${steps[@]}"; do
       node "$here/run_tfjs.mjs" "$hm/emotion.json" "$data/faces/$f.gray64.npy" "$tmp/$f.emotion" >/dev/null
       node "$here/run_tfjs.mjs" "$hm/gender.json" "$data/faces/$f.gray64.npy" "$tmp/$f.gender" >/dev/null
       node "$here/run_faceapi.mjs" "$tmp/$f.rgb112.npy" "$tmp/$f.face_expression" >/dev/null
+      node "$here/run_faceapi.mjs" --net age_gender "$tmp/$f.rgb112.npy" "$tmp/$f.age_gender" >/dev/null
     done
     for b in $bfs; do
       node "$here/run_tfjs.mjs" "$hm/blazeface-back.json" "$tmp/$b.bf256.npy" "$tmp/$b" >/dev/null

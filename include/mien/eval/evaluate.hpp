@@ -110,6 +110,7 @@ inline EvalResult evaluate(const Pipeline& pipeline, const Dataset& ds, const Ev
                                                                : CropsMode::Off;
   PipelineOptions popt = opt.pipeline;
   popt.gender = false;
+  popt.age = false;  // neither gender nor age is evaluated
   popt.detect.threads = inner;
 
   auto to_scores = [&](const Probabilities& p) {

@@ -2,7 +2,8 @@
 // one per image:
 //   {"file":..,"width":..,"height":..,"faces":[{"box":[x,y,w,h],"score":..,
 //    "landmarks":[[x,y],..],"emotion":{"label":..,"scores":{label:p,..}},
-//    "gender":{"label":..,"score":..}}]}   ("gender" only when it was run)
+//    "gender":{"label":..,"score":..},"age":31.4}]}   ("gender", "age" only when run;
+//    age in years, one decimal: the model is nowhere near that precise, more would be noise)
 #pragma once
 
 #include <string>
@@ -31,6 +32,7 @@ inline Json face_json(const FaceResult& r, const Pipeline& p) {
   if (r.gender >= 0)
     j["gender"] = {{"label", p.gender_labels()[std::size_t(r.gender)]},
                    {"score", json_number(r.gender_score)}};
+  if (r.age >= 0) j["age"] = json_fixed(r.age, 1);
   return j;
 }
 

@@ -15,7 +15,8 @@
 namespace mien {
 
 // One timeline entry: {"type":"emotion","class":..,"seconds":15.0,"object":{"track":1,
-// "box":[x,y,w,h],"probability":..,"detector_score":..,"gender":..}}.
+// "box":[x,y,w,h],"probability":..,"detector_score":..,"gender":..,"age":..}} (gender and
+// age when their models ran; age: the second's mean, years, one decimal).
 inline Json timeline_entry_json(const TimelineEntry& e, const Pipeline& p) {
   Json object;
   object["track"] = e.track;
@@ -24,6 +25,7 @@ inline Json timeline_entry_json(const TimelineEntry& e, const Pipeline& p) {
   object["probability"] = json_number(e.probability, 4);
   object["detector_score"] = json_number(e.detector_score, 4);
   if (e.gender >= 0) object["gender"] = p.gender_labels()[std::size_t(e.gender)];
+  if (e.age >= 0) object["age"] = json_fixed(e.age, 1);
   Json j;
   j["type"] = "emotion";
   j["class"] = e.emotion >= 0 ? p.emotion_labels()[std::size_t(e.emotion)] : "";
@@ -45,12 +47,13 @@ inline std::string timeline_json(const std::vector<TimelineEntry>& entries, cons
 }
 
 // Per-frame CSV: frame,time,track,x,y,w,h,face_score,p_<label>...,smoothed_emotion
-// [,gender,gender_score].
+// [,gender,gender_score][,age] (age: the frame's own estimate, years).
 inline std::string frames_csv_header(const Pipeline& p) {
   std::string s = "frame,time,track,x,y,w,h,face_score";
   for (const std::string& l : p.emotion_labels()) s += "," + csv_field("p_" + l);
   s += ",smoothed_emotion";
   if (p.has_gender()) s += ",gender,gender_score";
+  if (p.has_age()) s += ",age";
   return s + "\n";
 }
 
@@ -74,6 +77,13 @@ inline std::string frames_csv_rows(const FrameResult& r, const Pipeline& p) {
         s += "," + csv_field(p.gender_labels()[std::size_t(t.raw.gender)]) + buf;
       } else {
         s += ",,";
+      }
+    }
+    if (p.has_age()) {
+      s += ",";
+      if (t.raw.age >= 0) {
+        std::snprintf(buf, sizeof buf, "%.1f", double(t.raw.age));
+        s += buf;
       }
     }
     s += "\n";

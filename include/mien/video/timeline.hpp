@@ -15,7 +15,7 @@
 namespace mien {
 
 // {"type":"emotion","class":"happy","seconds":15.0,"object":{"track":1,"box":[x,y,w,h],
-//  "probability":0.93,"detector_score":0.88,"gender":"woman"}}
+//  "probability":0.93,"detector_score":0.88,"gender":"woman","age":31.2}}
 struct TimelineEntry {
   double seconds = 0;  // start of the second
   int track = 0;
@@ -25,6 +25,7 @@ struct TimelineEntry {
   Detection box;             // the face in the first analysed frame of the second
   int gender = -1;           // label index, -1 without a gender model
   float gender_score = 0;
+  float age = -1;  // mean age (years) over the second's frames, < 0 without an age model
   int frames = 0;  // analysed frames of this track in this second
 };
 
@@ -33,9 +34,9 @@ struct TimelineEntry {
 class TimelineBuilder {
  public:
   // `emotion` and `gender` are the track's smoothed probabilities in this frame (gender may
-  // be empty).
+  // be empty); `age` the frame's own age estimate (< 0: none).
   void add(int track, double time, const Detection& box, const std::vector<float>& emotion,
-           const std::vector<float>& gender) {
+           const std::vector<float>& gender, float age = -1.f) {
     const double second = std::floor(std::max(0.0, time));
     Acc& a = acc_[{second, track}];
     if (a.frames == 0) {
@@ -47,6 +48,10 @@ class TimelineBuilder {
       a.emotion[i] += emotion[i];
     for (std::size_t i = 0; i < gender.size() && i < a.gender.size(); ++i) a.gender[i] += gender[i];
     a.detector_score += double(box.score);
+    if (age >= 0) {
+      a.age_sum += double(age);
+      a.age_frames += 1;
+    }
     a.frames += 1;
   }
 
@@ -69,6 +74,7 @@ class TimelineBuilder {
         e.gender = int(std::max_element(a.gender.begin(), a.gender.end()) - a.gender.begin());
         e.gender_score = a.gender[std::size_t(e.gender)] / float(a.frames);
       }
+      if (a.age_frames > 0) e.age = float(a.age_sum / a.age_frames);
       out.push_back(e);
     }
     return out;
@@ -79,6 +85,8 @@ class TimelineBuilder {
     Detection box;
     std::vector<float> emotion, gender;
     double detector_score = 0;  // sum over the frames
+    double age_sum = 0;         // over the frames with an age
+    int age_frames = 0;
     int frames = 0;
   };
   std::map<std::pair<double, int>, Acc> acc_;
@@ -91,6 +99,7 @@ struct TrackSummary {
   std::vector<int64_t> counts;     // frames per smoothed emotion label
   std::vector<double> mean_probs;  // mean smoothed probabilities
   std::vector<int64_t> gender_counts;
+  std::vector<float> ages;  // per analysed frame with an age estimate (years)
   int dominant() const {
     return counts.empty() ? -1
                           : int(std::max_element(counts.begin(), counts.end()) - counts.begin());
@@ -103,11 +112,23 @@ struct TrackSummary {
     return int(std::max_element(gender_counts.begin(), gender_counts.end()) -
                gender_counts.begin());
   }
+  // The track's age: the median of its frames' estimates (a few frames caught mid-turn or
+  // blurred give wild ages; the median ignores them), < 0 without any.
+  float median_age() const {
+    if (ages.empty()) return -1.f;
+    std::vector<float> v = ages;
+    const std::size_t mid = v.size() / 2;
+    std::nth_element(v.begin(), v.begin() + std::ptrdiff_t(mid), v.end());
+    if (v.size() % 2) return v[mid];
+    const float hi = v[mid];
+    return 0.5f * (*std::max_element(v.begin(), v.begin() + std::ptrdiff_t(mid)) + hi);
+  }
 };
 
 class ClipSummaryBuilder {
  public:
-  void add(int track, const std::vector<float>& emotion, int gender, std::size_t gender_labels) {
+  void add(int track, const std::vector<float>& emotion, int gender, std::size_t gender_labels,
+           float age = -1.f) {
     TrackSummary& s = tracks_[track];
     if (s.frames == 0) {
       s.track = track;
@@ -124,6 +145,7 @@ class ClipSummaryBuilder {
     }
     if (gender >= 0 && std::size_t(gender) < s.gender_counts.size())
       s.gender_counts[std::size_t(gender)] += 1;
+    if (age >= 0) s.ages.push_back(age);
   }
   const TrackSummary* track(int id) const {
     auto it = tracks_.find(id);

@@ -548,8 +548,8 @@ class VideoAnalyzer {
         if (id == 0) continue;
         f.track = id;
         if (r.analyzed) {
-          timeline_.add(f.track, r.time, f.raw.face, f.emotion, f.gender);
-          summary_.add(f.track, f.emotion, f.gender_label, n_gender);
+          timeline_.add(f.track, r.time, f.raw.face, f.emotion, f.gender, f.raw.age);
+          summary_.add(f.track, f.emotion, f.gender_label, n_gender, f.raw.age);
         }
         r.faces.push_back(std::move(f));
       }

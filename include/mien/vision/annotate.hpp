@@ -1,5 +1,6 @@
 // Draws pipeline results on an image: a box per face in its emotion's colour and a label
-// with the top three emotions ("#1 happy 87% | woman 91%" over "sad 7%  fear 3%"), in
+// with the top three emotions ("#1 happy 87% | woman 91% | age 31" over "sad 7%  fear 3%";
+// in crowds "#1 happy 87% | woman, 31"), in
 // black or white, whichever reads better on the label's colour. Labels are laid out
 // together (label_layout.hpp): they never overlap one another or leave the image, and in
 // crowds they shrink to one line, then to a smaller font, before being left out.
@@ -7,6 +8,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <numeric>
 #include <string>
@@ -61,8 +63,19 @@ inline std::vector<LabelText> label_variants(const FaceResult& r, const Pipeline
       ++shown;
     }
   }
-  if (r.gender >= 0)
-    line1 += " | " + p.gender_labels()[std::size_t(r.gender)] + " " + percent(r.gender_score);
+  // `compact` ("happy 73% | woman, 31") drops the gender's probability: with the age added
+  // it is what keeps crowded photos' labels at full size (about as wide as the label was
+  // without age). Whole years: the model's error is years, a decimal would only crowd it.
+  std::string compact = line1;
+  const std::string years = r.age >= 0 ? std::to_string(int(std::lround(r.age))) : "";
+  if (r.gender >= 0) {
+    const std::string& g = p.gender_labels()[std::size_t(r.gender)];
+    line1 += " | " + g + " " + percent(r.gender_score);
+    compact += " | " + g + (years.empty() ? "" : ", " + years);
+  } else if (!years.empty()) {
+    compact += " | age " + years;
+  }
+  if (!years.empty()) line1 += " | age " + years;
   std::vector<LabelText> v;
   auto add = [&](const std::string& text, int s) {
     if (text.empty()) return;
@@ -70,8 +83,10 @@ inline std::vector<LabelText> label_variants(const FaceResult& r, const Pipeline
   };
   add(second.empty() ? line1 : line1 + "\n" + second, scale);
   add(line1, scale);
-  if (scale > 2) add(line1, (scale + 1) / 2);
+  add(compact, scale);
+  if (scale > 2) add(compact, (scale + 1) / 2);
   add(line1, 1);
+  add(compact, 1);
   add(prefix + name, 1);
   return v;
 }

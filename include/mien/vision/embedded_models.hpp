@@ -1,7 +1,7 @@
 // Default models compiled into the program, so that `mien` and user programs work from
 // any directory with no files beside them. Enabled by defining MIEN_EMBED_WEIGHTS_DIR (a
 // string literal: the folder holding blazeface.mien, emotion.mien, face_expression.mien,
-// gender.mien) in at least one file of the program before including mien (CMake:
+// gender.mien, age.mien) in at least one file of the program before including mien (CMake:
 // mien_embed_default_models(target) compiles one small file that does). The bytes are pulled in
 // with the assembler's .incbin into COMDAT sections, so several translation units may include this
 // header and the linker keeps one copy.
@@ -34,6 +34,7 @@ MIEN_DECLARE_EMBEDDED_(blazeface)
 MIEN_DECLARE_EMBEDDED_(emotion)
 MIEN_DECLARE_EMBEDDED_(face_expression)
 MIEN_DECLARE_EMBEDDED_(gender)
+MIEN_DECLARE_EMBEDDED_(age)
 #else
 #define MIEN_EMBEDDED_MODELS_SUPPORTED 0
 #endif
@@ -58,10 +59,11 @@ MIEN_INCBIN_(blazeface, "blazeface.mien")
 MIEN_INCBIN_(emotion, "emotion.mien")
 MIEN_INCBIN_(face_expression, "face_expression.mien")
 MIEN_INCBIN_(gender, "gender.mien")
+MIEN_INCBIN_(age, "age.mien")
 #endif
 
 // The model compiled into the program under `name` (blazeface, emotion, face_expression,
-// gender), or an unavailable one.
+// gender, age), or an unavailable one.
 inline EmbeddedModel embedded_model(const char* name) {
 #if MIEN_EMBEDDED_MODELS_SUPPORTED
   auto make = [](const uint8_t* b, const uint8_t* e) {
@@ -73,6 +75,7 @@ inline EmbeddedModel embedded_model(const char* name) {
   if (n == "emotion") return make(mien_emotion_begin, mien_emotion_end);
   if (n == "face_expression") return make(mien_face_expression_begin, mien_face_expression_end);
   if (n == "gender") return make(mien_gender_begin, mien_gender_end);
+  if (n == "age") return make(mien_age_begin, mien_age_end);
 #else
   (void)name;
 #endif

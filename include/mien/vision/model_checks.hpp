@@ -82,6 +82,11 @@ inline std::vector<std::string> labels(const Metadata& m, const std::string& tas
     known.push_back("contempt");  // FER+ has an eighth class
   } else if (task == "gender") {
     known = {"woman", "man"};
+  } else if (task == "age") {
+    // A regression: one output value, the age in years (FaceClassifier's "labels" are its
+    // output channels).
+    MIEN_CHECK(v.size() == 1 && canonical_label(v[0]) == "age",
+               "metadata key 'model.labels' of an age model must be [\"age\"]");
   }
   if (!known.empty())
     for (const std::string& l : v)
@@ -122,6 +127,7 @@ const Models& require_roles(const Models& models) {
   if (models.detector.loaded()) require_task(models.detector, "face_detector", "a face detector");
   for (const Model& m : models.emotion) require_task(m, "emotion", "an emotion model");
   if (models.gender.loaded()) require_task(models.gender, "gender", "a gender model");
+  if (models.age.loaded()) require_task(models.age, "age", "an age model");
   return models;
 }
 

