@@ -136,9 +136,9 @@ std::vector<std::string> path_list(const py::handle& x, const char* what) {
 class PyPipeline {
  public:
   PyPipeline(const py::object& emotion, const py::object& detector, const py::object& gender,
-             bool fast, int threads, const py::object& emotion_weights, const py::object& threshold,
-             double min_face, const std::string& tiles, bool zoom_out, bool tta,
-             int64_t max_pixels) {
+             const py::object& age, bool fast, int threads, const py::object& emotion_weights,
+             const py::object& threshold, double min_face, const std::string& tiles, bool zoom_out,
+             bool tta, int64_t max_pixels) {
     if (threads < 1 || threads > 256) throw py::value_error("threads must be 1..256");
     if (fast && !emotion.is_none())
       throw py::value_error("fast picks the built-in emotion model: give fast or emotion");
@@ -165,18 +165,26 @@ class PyPipeline {
       throw py::value_error("tiles must be 'auto', 'on' or 'off'");
     opt_.detect.zoom_out = zoom_out;
     opt_.flip_tta = tta;
-    // gender: None = built-in, False = none, a path = that model.
-    bool no_gender = false;
-    std::optional<std::string> gender_path;
-    if (py::isinstance<py::bool_>(gender)) {
-      if (gender.cast<bool>())
-        throw py::value_error("gender must be None (built-in), False (none) or a model path");
-      no_gender = true;
-    } else if (!gender.is_none()) {
-      if (!is_path(gender)) throw py::type_error("gender must be None, False or a model path");
-      gender_path = path_of(gender);
-    }
+    // gender, age: None = built-in, False = none, a path = that model.
+    auto optional_model = [](const py::object& o, const char* what, bool& off,
+                             std::optional<std::string>& path) {
+      if (py::isinstance<py::bool_>(o)) {
+        if (o.cast<bool>())
+          throw py::value_error(std::string(what) +
+                                " must be None (built-in), False (none) or a model path");
+        off = true;
+      } else if (!o.is_none()) {
+        if (!is_path(o))
+          throw py::type_error(std::string(what) + " must be None, False or a model path");
+        path = path_of(o);
+      }
+    };
+    bool no_gender = false, no_age = false;
+    std::optional<std::string> gender_path, age_path;
+    optional_model(gender, "gender", no_gender, gender_path);
+    optional_model(age, "age", no_age, age_path);
     opt_.gender = !no_gender;
+    opt_.age = !no_age;
     std::optional<std::string> detector_path;
     if (!detector.is_none()) {
       if (!is_path(detector)) throw py::type_error("detector must be a model path");
@@ -198,7 +206,8 @@ class PyPipeline {
     py::gil_scoped_release release;
     // As the CLI's make_pipeline_models (tools/cli/pipeline_options.hpp).
     mien::PipelineModels defaults;
-    if (!detector_path || emotion_paths.empty() || (!gender_path && !no_gender))
+    if (!detector_path || emotion_paths.empty() || (!gender_path && !no_gender) ||
+        (!age_path && !no_age))
       defaults = mien::Pipeline::default_models("", fast);
     mien::PipelineModels m;
     m.detector = detector_path ? mien::Model::load(*detector_path) : defaults.detector;
@@ -212,6 +221,7 @@ class PyPipeline {
       m.mirror_margin = defaults.mirror_margin;
     }
     if (!no_gender) m.gender = gender_path ? mien::Model::load(*gender_path) : defaults.gender;
+    if (!no_age) m.age = age_path ? mien::Model::load(*age_path) : defaults.age;
     pipeline_ = std::make_shared<const mien::Pipeline>(m);
   }
 
@@ -502,7 +512,7 @@ struct PySession {
 }  // namespace
 
 PYBIND11_MODULE(_mien, m) {
-  m.doc() = "mien: face detection, emotion and gender on the CPU (C++ engine)";
+  m.doc() = "mien: face detection, emotion, gender and age on the CPU (C++ engine)";
   py::register_exception<mien::Error>(m, "Error", PyExc_RuntimeError);
 
   m.def(
@@ -523,16 +533,17 @@ PYBIND11_MODULE(_mien, m) {
                          "Finds every face in a photo and classifies its emotion and gender.\n"
                          "Default: the models built into the module. Thread-safe; the GIL is "
                          "released while it runs.")
-      .def(py::init<const py::object&, const py::object&, const py::object&, bool, int,
-                    const py::object&, const py::object&, double, const std::string&, bool, bool,
-                    int64_t>(),
+      .def(py::init<const py::object&, const py::object&, const py::object&, const py::object&,
+                    bool, int, const py::object&, const py::object&, double, const std::string&,
+                    bool, bool, int64_t>(),
            py::kw_only(), py::arg("emotion") = py::none(), py::arg("detector") = py::none(),
-           py::arg("gender") = py::none(), py::arg("fast") = false, py::arg("threads") = 1,
-           py::arg("emotion_weights") = py::none(), py::arg("threshold") = py::none(),
-           py::arg("min_face") = 0.0, py::arg("tiles") = "auto", py::arg("zoom_out") = true,
-           py::arg("tta") = false, py::arg("max_pixels") = int64_t(MIEN_DEFAULT_MAX_PIXELS),
+           py::arg("gender") = py::none(), py::arg("age") = py::none(), py::arg("fast") = false,
+           py::arg("threads") = 1, py::arg("emotion_weights") = py::none(),
+           py::arg("threshold") = py::none(), py::arg("min_face") = 0.0, py::arg("tiles") = "auto",
+           py::arg("zoom_out") = true, py::arg("tta") = false,
+           py::arg("max_pixels") = int64_t(MIEN_DEFAULT_MAX_PIXELS),
            "emotion: a .mien path or a list (an ensemble; emotion_weights); detector: a path; "
-           "gender: a path, None (built-in) or False (no gender); fast: the single built-in "
+           "gender, age: a path, None (built-in) or False (none); fast: the single built-in "
            "emotion model; threads: per call; threshold, min_face, tiles ('auto'/'on'/'off'), "
            "zoom_out, tta, max_pixels: as the CLI's options")
       .def("analyze", &PyPipeline::analyze, py::arg("image"),
@@ -557,6 +568,7 @@ PYBIND11_MODULE(_mien, m) {
                              [](const PyPipeline& p) { return p.pipeline().gender_labels(); })
       .def_property_readonly("has_gender",
                              [](const PyPipeline& p) { return p.pipeline().has_gender(); })
+      .def_property_readonly("has_age", [](const PyPipeline& p) { return p.pipeline().has_age(); })
       .def_property_readonly("emotion_models",
                              [](const PyPipeline& p) { return p.pipeline().emotion_models(); })
       .def_property_readonly("threads", &PyPipeline::threads);

@@ -52,20 +52,33 @@ def test_matches_cli(pipeline):
 
 
 def test_matches_cli_options():
-    """Options map to the CLI's: --fast --no-gender --threshold --tiles off."""
+    """Options map to the CLI's: --fast --no-gender --no-age --threshold --tiles off."""
     f = os.path.join(SCENES, "faceapi_sample1.jpg")
     out = subprocess.run([cli(), "image", "--json", "--fast", "--no-gender", "--threshold", "0.6",
                           "--tiles", "off", f], check=True, capture_output=True, text=True).stdout
     p = mien.Pipeline(fast=True, gender=False, threshold=0.6, tiles="off")
     assert p.image_record(f) == json.loads(out)
     assert all("gender" not in face for face in json.loads(out)["faces"])
+    assert all("age" in face for face in json.loads(out)["faces"])
+    out = subprocess.run([cli(), "image", "--json", "--no-age", f],
+                         check=True, capture_output=True, text=True).stdout
+    p = mien.Pipeline(age=False)
+    assert not p.has_age
+    assert p.image_record(f) == json.loads(out)
+    assert all("age" not in face and "gender" in face for face in json.loads(out)["faces"])
+    out = subprocess.run([cli(), "image", "--json", "--age", os.path.join(WEIGHTS, "age.mien"), f],
+                         check=True, capture_output=True, text=True).stdout
+    assert mien.Pipeline(age=os.path.join(WEIGHTS, "age.mien")).image_record(f) == json.loads(out)
+    with pytest.raises(ValueError, match="age must be"):
+        mien.Pipeline(age=True)
 
 
 def test_face_fields(pipeline):
     faces = pipeline.analyze(os.path.join(SCENES, "faceapi_sample1.jpg"))
     assert faces
     for face in faces:
-        assert set(face) >= {"box", "score", "landmarks", "emotion", "gender"}
+        assert set(face) >= {"box", "score", "landmarks", "emotion", "gender", "age"}
+        assert 0 < face["age"] < 100
         assert len(face["box"]) == 4 and len(face["landmarks"]) == 6
         assert list(face["emotion"]["scores"]) == pipeline.emotion_labels
         assert face["emotion"]["label"] in pipeline.emotion_labels
