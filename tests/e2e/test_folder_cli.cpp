@@ -42,6 +42,7 @@ std::string make_tree(const std::string& name) {
   copy(source_path("tests/data/scenes/faceapi_sample1.jpg"), dir + "/a/b/group.jpg");
   copy(source_path("tests/data/scenes/faceapi_sample5.jpg"), dir + "/top, \"odd\".jpg");
   copy(source_path("tests/data/scenes/faceapi_sample6.jpg"), dir + "/.hidden/skip.jpg");
+  run_command("mkdir", "-p " + quote(dir + "/c"));
   std::mt19937 rng(3);
   std::string noise(4000, '\0');
   for (char& c : noise) c = char(rng());
@@ -148,7 +149,7 @@ TEST_CASE("folder cli: --recursive --jsonl --csv record every image, failures in
        {"file", "status", "error", "face", "x", "y", "w", "h", "score", "p_angry", "p_happy",
         "p_neutral", "emotion", "gender", "gender_score", "age"})
     CHECK_MESSAGE(col.count(name), name);
-  REQUIRE(head.size() == 16);  // 7 emotions + 9 other columns
+  REQUIRE(head.size() == 20);  // 7 emotions + 13 other columns
   int faces = 0, errors = 0, empty = 0;
   for (std::size_t i = 1; i < rows.size(); ++i) {
     const auto& row = rows[i];
@@ -218,17 +219,15 @@ TEST_CASE("folder cli: --shard K/N splits the images, union = all, no overlap") 
     CHECK((r.status == 0 || r.status == 1));
     CHECK(contains(r.out, "(shard " + std::to_string(k) + "/3 of 14)"));
     for (const Json& j : read_jsonl(read_text(out))) {
-      const std::string file = j["file"].get<std::string>();
-      CHECK(seen.insert(file.substr(file.find("/folder_shards_"))).second);  // disjoint
-      std::string key = file.substr(file.find("_shards_"));
-      key = key.substr(key.find('/') + 1);
-      if (key.front() == '/') key.erase(0, 1);
+      std::string key = j["file"].get<std::string>().substr(dir.size());
+      key.erase(0, key.find_first_not_of('/'));  // "more/3/face.png"
+      CHECK(seen.insert(key).second);            // disjoint
       CHECK(reference_shard(key, n) == k);
       ++total;
     }
   }
   CHECK(total == all.size());  // union = all
-  for (const std::string& f : all) CHECK(seen.count(f.substr(f.find("/folder_shards_"))));
+  for (const std::string& f : all) CHECK(seen.count(f.substr(dir.size() + 1)));
   // 1/1 is everything.
   const auto one = mien_cli(common + "--shard 1/1 --jsonl - " + quote(dir));
   std::size_t one_lines = 0;
