@@ -212,22 +212,27 @@ inline int cmd_image(const std::vector<std::string>& argv) {
   ImageOutputs out = open_image_outputs(args, from_folder);
   const Pipeline pipeline = make_pipeline(args);
   const std::vector<InputFile> all = expand_input_files(args.positional(), args.has("--recursive"));
-  std::vector<std::string> files;
-  for (const InputFile& f : all)
-    if (in_shard(f.key, shard)) files.push_back(f.path);
+  std::vector<std::string> all_paths, files, draw_paths;
+  for (const InputFile& f : all) all_paths.push_back(f.path);
   const bool many = all.size() > 1;
   const std::string draw = args.get("--draw");
-  std::vector<std::string> draw_paths(files.size(), draw);
+  std::vector<std::string> draw_names;
   if (!draw.empty() && many) {
     std::error_code ec;
     std::filesystem::create_directories(draw, ec);
     if (!std::filesystem::is_directory(draw))
       throw Error(draw + ": cannot create the output folder");
-    const std::vector<std::string> names = unique_output_names(
-        files,
-        [](const std::string& stem, const std::string& in) { return stem + draw_extension(in); });
-    for (std::size_t i = 0; i < files.size(); ++i)
-      draw_paths[i] = (std::filesystem::path(draw) / names[i]).string();
+    // Named among all the images, not the shard's: shards drawing into one folder never
+    // write two images onto one name.
+    draw_names = unique_output_names(all_paths, [](const std::string& stem, const std::string& in) {
+      return stem + draw_extension(in);
+    });
+  }
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    if (!in_shard(all[i].key, shard)) continue;
+    files.push_back(all[i].path);
+    draw_paths.push_back(
+        draw_names.empty() ? draw : (std::filesystem::path(draw) / draw_names[i]).string());
   }
   if (out.csv) out.csv->write(batch_csv_header(pipeline));
   // Ctrl-C in a long run: finish the image in progress, write it, stop (a second one kills).
