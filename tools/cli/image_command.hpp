@@ -181,15 +181,18 @@ inline int cmd_image(const std::vector<std::string>& argv) {
                  "finished and written first).");
   args.flag("--json", "print one JSON object per image instead of a table")
       .option("--jsonl", "OUT",
-              "write one JSON line per image to OUT: its --json object plus \"status\":\"ok\", "
-              "or {\"file\",\"status\":\"error\",\"error\"}")
-      .option("--csv", "OUT",
-              "write one CSV row per face to OUT: file,status,error,face,x,y,w,h,score,"
-              "p_<emotion>...,emotion,gender,gender_score,age (an image without faces or that "
-              "failed: one row)")
+              "write one JSON line per image to OUT ('-' = stdout): the --json object\n"
+              "                          plus \"status\":\"ok\", or {\"file\",\"status\":\"error\","
+              "\"error\"}")
+      .option(
+          "--csv", "OUT",
+          "write a CSV row per face to OUT ('-' = stdout): file,status,error,face,\n"
+          "                          x,y,w,h,score,p_<emotion>...,emotion,gender,gender_score,\n"
+          "                          age (one row for an image without faces or that failed)")
       .option("--shard", "K/N",
-              "analyse only shard K of N (1 <= K <= N) of the images, chosen by a hash of "
-              "each image's path inside its folder: the same on every machine")
+              "analyse shard K of N (1 <= K <= N): the images whose path inside\n"
+              "                          their folder hashes into shard K: the same split on every "
+              "machine")
       .option("--draw", "OUT", "write the annotated image to OUT (a folder for several inputs)")
       .flag("--landmarks",
             "with --draw: also draw the detector's landmarks (eyes, nose, mouth, ears)")
