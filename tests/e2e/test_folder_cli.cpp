@@ -95,8 +95,9 @@ int reference_shard(const std::string& key, int n) {
 
 TEST_CASE("folder cli: --recursive --jsonl --csv record every image, failures included") {
   const std::string dir = make_tree("folder_records");
-  const auto r = mien_cli("image --recursive --jsonl " + quote(dir + "/out.jsonl") + " --csv " +
-                          quote(dir + "/out.csv") + " " + quote(dir));
+  // 3 images in flight here, 1 for --json below: the same records, in the same order.
+  const auto r = mien_cli("image --recursive --threads 3 --jsonl " + quote(dir + "/out.jsonl") +
+                          " --csv " + quote(dir + "/out.csv") + " " + quote(dir));
   INFO(r.out);
   CHECK(r.status == 1);  // broken.jpg failed
   CHECK(contains(r.out, "broken.jpg"));
