@@ -4,8 +4,8 @@ Every input file is one task: an image gives the object `mien image --json` prin
 it, a video (by extension) what `mien video --json` gives. Results stream to a JSON Lines
 file as they complete, one record per input, flushed per record:
 
-    {"file": "a.jpg", "status": "ok", "width": .., "height": .., "faces": [...]}
-    {"file": "b.mp4", "kind": "video", "status": "ok", "width": .., "fps": .., "timeline": [...]}
+    {"file": "a.jpg", "width": .., "height": .., "faces": [...], "status": "ok"}
+    {"file": "b.mp4", "kind": "video", "width": .., "fps": .., "timeline": [...], "status": "ok"}
     {"file": "c.jpg", "status": "error", "error": "c.jpg: cannot decode image: ..."}
 
 A rerun with the same --out skips the inputs that already have an "ok" record (a
@@ -57,12 +57,14 @@ def analyze_file(file, path, kind, options):
         p = _pipeline(options)
         if kind == "video":
             v = p.analyze_video(path, fps=options.get("fps"), threads=1)
-            record = {"file": file, "kind": "video", "status": "ok"}
+            record = {"file": file, "kind": "video"}
             record.update((k, v[k]) for k in v if k != "file")
+            record["status"] = "ok"
             return record
-        image = p.image_record(path, file=file)
-        record = {"file": file, "status": "ok"}
-        record.update((k, image[k]) for k in image if k != "file")
+        # The keys in the order of `mien image --jsonl` (status last), so the two tools'
+        # lines are the same text, not only the same objects.
+        record = p.image_record(path, file=file)
+        record["status"] = "ok"
         return record
     except Exception as e:  # mien.Error, OSError...: recorded, not fatal
         # mien names the path it opened (absolute): name the input as given, as the CLI does.

@@ -165,12 +165,16 @@ TEST_CASE("folder cli: --recursive --jsonl --csv record every image, failures in
     }
     CHECK(row[col["status"]] == "ok");
     CHECK(row[col["error"]].empty());
-    CHECK(row[col["age"]].empty());  // no age model: empty, not -1
     if (row[col["face"]].empty()) {
       ++empty;
       CHECK(row[col["file"]] == dir + "/c/wall.ppm");
+      CHECK(row[col["age"]].empty());
       continue;
     }
+    // The default pipeline runs the age model: years, never the -1 of "not run".
+    REQUIRE_FALSE(row[col["age"]].empty());
+    CHECK(std::stod(row[col["age"]]) > 0.0);
+    CHECK(std::stod(row[col["age"]]) < 120.0);
     ++faces;
     double sum = 0;
     for (const auto& [name, k] : col)

@@ -96,7 +96,18 @@ def test_reference_records(reference, inputs):
     ok = [r for r in reference.values() if r["status"] == "ok" and "kind" not in r]
     assert sum(len(r["faces"]) for r in ok) > 0
     for r in ok:
-        assert list(r)[:5] == ["file", "status", "width", "height", "faces"]
+        assert list(r) == ["file", "width", "height", "faces", "status"]
+    # The same records, keys in the same order, as `mien image --jsonl` writes.
+    cli = os.environ.get("MIEN_CLI") or os.path.join(os.environ.get("MIEN_BUILD_DIR", ""), "mien")
+    if os.access(cli, os.X_OK):
+        files = sorted(r["file"] for r in ok)[:3] + [bad[0]["file"]]
+        out = subprocess.run([cli, "image", "--jsonl", "-"] + files, capture_output=True,
+                             text=True)
+        assert out.returncode == 1  # the corrupt image
+        lines = [json.loads(line) for line in out.stdout.splitlines()]
+        assert [list(r) for r in lines] == [list(reference[f]) for f in files]
+        assert lines[:3] == [reference[f] for f in files[:3]]
+        assert lines[3]["status"] == "error" and "cannot decode image" in lines[3]["error"]
     videos = [r for r in reference.values() if r.get("kind") == "video"]
     for v in videos:
         assert v["status"] == "ok" and v["timeline"] and v["frames_analyzed"] == 5
