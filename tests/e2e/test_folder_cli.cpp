@@ -186,6 +186,7 @@ TEST_CASE("folder cli: --recursive --jsonl --csv record every image, failures in
     const Json& face = by_file[row[col["file"]]]["faces"][std::stoul(row[col["face"]])];
     CHECK(face["emotion"]["label"] == row[col["emotion"]]);
     CHECK(std::stod(row[col["x"]]) == doctest::Approx(face["box"][0].get<double>()));
+    CHECK(std::stod(row[col["age"]]) == face["age"].get<double>());  // the same 1 decimal
   }
   CHECK(faces == 9);
   CHECK(errors == 1);

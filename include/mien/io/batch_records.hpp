@@ -78,7 +78,9 @@ inline std::string batch_csv_rows(const std::string& file, const std::vector<Fac
            detail::csv_number(r.gender_score, 6);
     else
       s += ",,";
-    s += "," + (r.age >= 0 ? detail::csv_number(r.age, 4) : "");
+    char age[24] = "";  // years with one decimal, as the JSON's "age"
+    if (r.age >= 0) std::snprintf(age, sizeof age, "%.1f", double(r.age));
+    s += "," + std::string(age);
     s += "\n";
   }
   return s;
