@@ -10,6 +10,7 @@ chromedriver or selenium)
 """
 import base64
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -125,6 +126,13 @@ def main():
         check(all(w in t for w, t in zip(want, labels)) and len(labels) == n,
               "labels show the API's emotions: %s" % labels)
         check(not overlapping_tags(driver), "no two labels overlap (desktop)")
+        # Each card names the face's gender and age as the API gives them.
+        subs = [e.text for e in driver.find_elements(By.CSS_SELECTOR, "#photo-cards .card small")]
+        js_round = lambda v: math.floor(v + 0.5)  # noqa: E731 (Math.round; round() is banker's)
+        want = ["%s %d%% \u00b7 age %d" % (f["gender"]["label"], js_round(100 * f["gender"]["score"]),
+                                           js_round(f["age"])) for f in expected["faces"]]
+        check(len(subs) == n and all(w in t for w, t in zip(want, subs)),
+              "cards show gender and age: %s (want %s)" % (subs, want))
         # Boxes where the API put them, in displayed pixels (1 px of rounding allowed).
         geo = driver.execute_script("""
             const img = document.getElementById('photo-img'), r0 = img.getBoundingClientRect();
