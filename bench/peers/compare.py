@@ -7,6 +7,7 @@ Driven by bench/peers/compare.sh (which builds mien_time and finds node); run th
                [--batches 1,8] [--threads 1,2] [--rounds 3] [--seconds 0.5]
                [--peers ort,opencv,tfjs] [--io nchw|nhwc] [--isa auto|scalar|avx2|avx512]
                [--no-pipeline] [--no-opencv] [--workdir DIR] [--markdown FILE]
+               [--int8 DIR]
 
 For every shipped model (weights/<name>.mien):
   1. export it with mienconv.mien_to_onnx (tools/convert; --io nchw by default: the peers'
@@ -22,8 +23,13 @@ For every shipped model (weights/<name>.mien):
   4. check that the outputs agree (max abs difference against mien's);
   5. print a table of median latencies and the ratios mien/peer (< 1: mien is faster),
      also as ratios of the fastest runs (min), which are less sensitive to other load.
+With --int8 DIR (int8 copies made by `mien quantize`, named as the defaults: DIR/emotion.mien,
+...), "mien int8" runs each model that DIR has on the same inputs as one more runtime, and a
+table gives int8 vs mien's float and vs ONNX Runtime (float); the pipeline part then also
+times Pipeline::analyze with DIR's models (the models DIR lacks are taken from weights/).
 The pipeline part times mien's whole Pipeline::analyze (the default models: blazeface, the
-emotion ensemble big-XCEPTION + FaceExpressionNet, gender) on the 640x480 benchmark scene and
+emotion ensemble big-XCEPTION + FaceExpressionNet, gender; the age model is left out with
+mien_time --no-age, as no peer runs one) on the 640x480 benchmark scene and
 the four models it runs (blazeface batch 1, emotion, face_expression and gender at batch =
 faces found) in each runtime on exactly the tensors the pipeline builds, and compares the
 sums of the model times (pre/post-processing, and the ensemble's extra FaceExpressionNet runs
@@ -51,7 +57,8 @@ from mienconv import mienfile  # noqa: E402
 
 RUNTIMES = ("mien", "ort", "opencv", "tfjs")
 PEERS = RUNTIMES[1:]
-LABEL = {"mien": "mien", "ort": "ONNX Runtime", "opencv": "OpenCV DNN", "tfjs": "TF.js wasm"}
+LABEL = {"mien": "mien", "ort": "ONNX Runtime", "opencv": "OpenCV DNN", "tfjs": "TF.js wasm",
+         "mien_int8": "mien int8"}
 PIPE_MODELS = ("blazeface", "emotion", "face_expression", "gender")
 
 # The original models TF.js wasm runs (tools/fetch_models.sh unpacks both packages into the
@@ -138,6 +145,8 @@ class Runners:
             common += ["--out", out]
         if rt == "mien":
             return [a.mien_time, f["mien"], f["x_mien"], "--isa", a.isa] + common
+        if rt == "mien_int8":
+            return [a.mien_time, f["mien_int8"], f["x_mien"], "--isa", a.isa] + common
         if rt == "ort":
             return [self.node, os.path.join(HERE, "ort_time.mjs"), f["onnx"], f["x_peer"]] + common
         if rt == "tfjs":
@@ -186,7 +195,7 @@ def max_diff(ref_files, peer_files, io):
 
 
 def peer_io(rt, io):
-    return "nhwc" if rt == "tfjs" else io
+    return "nhwc" if rt in ("tfjs", "mien_int8") else io
 
 
 def interleaved(runners, a, rts, make_cmd, first_out):
@@ -217,6 +226,20 @@ def empty_graph_onnx(path):
     onnx.save(m, path)
 
 
+def pipeline_int8_weights(int8_dir, work):
+    """A folder of the pipeline's models: DIR's int8 ones, the others from weights/."""
+    out = os.path.join(work, "pipeline_int8_weights")
+    os.makedirs(out, exist_ok=True)
+    for name in PIPE_MODELS + ("age",):
+        q = os.path.abspath(os.path.join(int8_dir, f"{name}.mien"))
+        src = q if os.path.exists(q) else os.path.join(ROOT, "weights", f"{name}.mien")
+        dst = os.path.join(out, f"{name}.mien")
+        if os.path.lexists(dst):
+            os.remove(dst)
+        os.symlink(src, dst)
+    return out
+
+
 def fmt_ms(v):
     return f"{v:.3f}" if v < 10 else f"{v:.2f}"
 
@@ -240,7 +263,12 @@ def main():
                     help="same as leaving opencv out of --peers")
     ap.add_argument("--workdir", default="")
     ap.add_argument("--markdown", default="", help="also write the tables to this file")
+    ap.add_argument("--int8", default="", metavar="DIR",
+                    help="also time the int8 models of DIR (mien quantize's output, named as "
+                         "weights/: emotion.mien, ...) as runtime 'mien int8'")
     a = ap.parse_args()
+    if a.int8 and not os.path.isdir(a.int8):
+        ap.error(f"--int8: {a.int8} is not a folder")
 
     work = a.workdir or tempfile.mkdtemp(prefix="mien_peers_")
     os.makedirs(work, exist_ok=True)
@@ -271,6 +299,8 @@ def main():
               f"# rounds {a.rounds} x {a.seconds}s per runtime per configuration, interleaved; "
               f"peers {','.join(rts[1:])}; ORT/OpenCV ONNX io {a.io}; mien isa {a.isa}; "
               f"workdir {work}"]
+    if a.int8:
+        header.append(f"# int8 models: {os.path.abspath(a.int8)}")
     print("\n".join(header), flush=True)
 
     notes = []
@@ -303,12 +333,17 @@ def main():
                  "x_mien": os.path.join(work, f"{name}.b{b}.nhwc.npy"),
                  "x_peer": os.path.join(work, f"{name}.b{b}.peer.npy"),
                  "x_tfjs": os.path.join(work, f"{name}.b{b}.tfjs.npy")}
+            int8_path = os.path.join(a.int8, f"{name}.mien") if a.int8 else ""
+            if int8_path and os.path.exists(int8_path):
+                f["mien_int8"] = int8_path
             np.save(f["x_mien"], x)
             np.save(f["x_peer"], to_peer(x, a.io))
             if "tfjs" in rts:
                 np.save(f["x_tfjs"], to_tfjs(x, meta, name))
             for t in threads:
                 trts = [rt for rt in rts if runs_at(rt, t, name)]
+                if "mien_int8" in f:
+                    trts.append("mien_int8")
                 outs = {rt: os.path.join(work, f"out.{name}.b{b}.t{t}.{rt}") for rt in trts}
                 res = interleaved(runners, a, trts,
                                   lambda rt, out: runners.cmd(rt, f, t, out),
@@ -344,12 +379,22 @@ def main():
             trts = [rt for rt in rts if runs_at(rt, t)]
             peer = {rt: {m: [] for m in PIPE_MODELS} for rt in trts[1:]}
             pm = PIPE_MODELS
+            mien_pipe_int8 = []
+            int8_weights = pipeline_int8_weights(a.int8, work) if a.int8 else ""
+            rounds_rts = trts + (["mien_int8"] if int8_weights else [])
             for r in range(a.rounds):
-                order = trts[r % len(trts):] + trts[:r % len(trts)]
+                order = rounds_rts[r % len(rounds_rts):] + rounds_rts[:r % len(rounds_rts)]
                 for rt in order:
+                    if rt == "mien_int8":
+                        mien_pipe_int8.append(run_json(
+                            [a.mien_time, "--pipeline", "--threads", str(t), "--isa", a.isa,
+                             "--seconds", str(a.seconds), "--min-iters", str(a.min_iters),
+                             "--weights", int8_weights, "--no-age"]))
+                        continue
                     if rt == "mien":
                         cmd = [a.mien_time, "--pipeline", "--threads", str(t), "--isa", a.isa,
-                               "--seconds", str(a.seconds), "--min-iters", str(a.min_iters)]
+                               "--seconds", str(a.seconds), "--min-iters", str(a.min_iters),
+                               "--no-age"]
                         if r == 0:
                             cmd += ["--out", prefix]
                         mien_pipe.append(run_json(cmd))
@@ -378,6 +423,11 @@ def main():
             pr["analyze_min"] = min(x["analyze_min_ms"] for x in mien_pipe)
             pr["analyze_cpu"] = med(mien_pipe, "analyze_cpu_ms")
             pr["analyze_mean"] = med(mien_pipe, "analyze_mean_ms")
+            if mien_pipe_int8:
+                pr["int8_analyze"] = med(mien_pipe_int8, "analyze_ms")
+                pr["int8_analyze_cpu"] = med(mien_pipe_int8, "analyze_cpu_ms")
+                pr["int8_classify"] = med(mien_pipe_int8, "classify_ms")
+                pr["int8_faces"] = mien_pipe_int8[0]["faces"]
             pr["mien_models_cpu"] = 0.0
             for m in pm:
                 pr["mien_" + m] = med(mien_pipe, m + "_ms")
@@ -452,7 +502,7 @@ def main():
         what = ("blazeface batch 1; " + ", ".join(m for m in pm if m != "blazeface") +
                 " at batch = faces")
         table("Pipeline on the 640x480 scene: mien's Pipeline::analyze with the " +
-              ("default models (emotion ensemble big-XCEPTION + FaceExpressionNet)"
+              ("default models but age (emotion ensemble big-XCEPTION + FaceExpressionNet)"
                if pipe_rows[0]["ensemble"] else "single emotion model") +
               " (wall median / min / mean / process CPU), detection and classification alone, "
               f"and the sum of the {len(pm)} models' times ({what}) on the pipeline's own "
@@ -482,6 +532,28 @@ def main():
             lines.append(f"mien analyze speedup t{p1['threads']} -> t{p2['threads']}: "
                          f"{p1['analyze'] / p2['analyze']:.2f}x by median, "
                          f"{p1['analyze_min'] / p2['analyze_min']:.2f}x by min")
+    int8_rows = [r for r in rows if "mien_int8" in r]
+    if int8_rows:
+        table("int8 (--int8 models) vs mien's float models and ONNX Runtime (float): wall ms, "
+              "median of the round medians; process CPU ms; speedup = float / int8; max |d| of "
+              "the int8 outputs vs mien float",
+              ["model", "batch", "thr", "mien float", "mien int8", "speedup", "speedup (cpu)",
+               "int8/ONNX Runtime", "max |d| vs float"],
+              [[r["model"], str(r["batch"]), str(r["threads"]), fmt_ms(r["mien"]),
+                fmt_ms(r["mien_int8"]), f"{r['mien'] / r['mien_int8']:.2f}x",
+                f"{r['mien_cpu'] / r['mien_int8_cpu']:.2f}x",
+                f"{r['mien_int8'] / r['ort']:.2f}" if r.get("ort") else NA,
+                f"{r['mien_int8_diff']:.1e}"] for r in int8_rows])
+    if any("int8_analyze" in p for p in pipe_rows):
+        table("Pipeline::analyze on the 640x480 scene with the --int8 models (the others float): "
+              "wall median ms (process CPU ms)",
+              ["thr", "faces float / int8", "analyze float", "analyze int8", "speedup",
+               "classify float", "classify int8"],
+              [[str(p["threads"]), f"{p['faces']} / {p['int8_faces']}",
+                f"{fmt_ms(p['analyze'])} ({fmt_ms(p['analyze_cpu'])})",
+                f"{fmt_ms(p['int8_analyze'])} ({fmt_ms(p['int8_analyze_cpu'])})",
+                f"{p['analyze'] / p['int8_analyze']:.2f}x", fmt_ms(p["classify"]),
+                fmt_ms(p["int8_classify"])] for p in pipe_rows if "int8_analyze" in p])
     text = "\n".join(lines) + "\n"
     print()
     print(text, end="")

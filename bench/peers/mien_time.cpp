@@ -3,6 +3,7 @@
 //   mien_time MODEL.mien INPUT.npy [--threads N] [--isa auto|scalar|avx2|avx512] [--batch N]
 //             [--seconds S] [--min-iters N] [--out PREFIX] [--profile [--top K]]
 //   mien_time --pipeline [IMAGE] [--threads N] [--isa ...] [--seconds S] [--out PREFIX] [--fast]
+//             [--no-age] [--weights DIR]
 //
 // Model mode loads a .mien, reads an NHWC float32 .npy input (rank 3 gets a batch of 1;
 // --batch N repeats its images cyclically to N), plans a Session once, then runs it until
@@ -16,7 +17,8 @@
 // Pipeline mode times Pipeline::analyze on IMAGE (default: the 640x480 benchmark scene of
 // bench/peers/scene.hpp) with the default models (Pipeline::default_models: blazeface, the
 // emotion ensemble big-XCEPTION + FaceExpressionNet with the mirror image for unsure faces,
-// gender; --fast: big-XCEPTION alone), then detection only, classification only (given the
+// gender, age; --fast: big-XCEPTION alone; --no-age: without the age model, as the peers'
+// pipelines in compare.sh, which have none), then detection only, classification only (given the
 // faces), and each model alone on exactly the tensors the pipeline builds (the detector's
 // letterboxed input, the batch of face crops of each classifier; the mirror crops that the
 // ensemble adds for unsure faces are not among them). --out writes those tensors as
@@ -54,7 +56,7 @@ using namespace mien;
       "                 [--batch N] [--seconds S] [--min-iters N] [--out PREFIX]\n"
       "                 [--profile [--top K]]\n"
       "       mien_time --pipeline [IMAGE] [--threads N] [--isa ...] [--seconds S]\n"
-      "                 [--weights DIR] [--out PREFIX] [--fast]\n");
+      "                 [--weights DIR] [--out PREFIX] [--fast] [--no-age]\n");
   std::exit(2);
 }
 
@@ -178,7 +180,7 @@ struct Args {
   std::vector<std::string> positional;
   int threads = 1, batch = 0, top = 0;
   std::string isa = "auto", out, weights;
-  bool profile = false, pipeline = false, fast = false;
+  bool profile = false, pipeline = false, fast = false, no_age = false;
   TimingOptions timing;
 };
 
@@ -268,7 +270,8 @@ int run_pipeline(const Args& a) {
   const std::string what =
       a.positional.empty() ? mien_bench::scene_path(MIEN_SOURCE_DIR) + " cover-cropped to 640x480"
                            : a.positional[0];
-  const PipelineModels models = load_models(a);
+  PipelineModels models = load_models(a);
+  if (a.no_age) models.age = Model{};
   const Pipeline pipeline(models);
   PipelineOptions opt;
   opt.detect.threads = a.threads;
@@ -343,11 +346,11 @@ int run_pipeline(const Args& a) {
       "\"gender_ms\":%.6f,\"models_ms\":%.6f,\"analyze_min_ms\":%.6f,"
       "\"analyze_mean_ms\":%.6f,\"analyze_cpu_ms\":%.6f,\"blazeface_cpu_ms\":%.6f,\"emotion_cpu_"
       "ms\":%.6f,"
-      "\"gender_cpu_ms\":%.6f%s}\n",
+      "\"gender_cpu_ms\":%.6f,\"age\":%s%s}\n",
       what.c_str(), img.width, img.height, isa_name(models.detector.isa()), a.threads, faces.size(),
       t_all.median_ms, t_det.median_ms, t_cls.median_ms, m_det.median_ms, m_emo.median_ms,
       m_gen.median_ms, model_sum, t_all.min_ms, t_all.mean_ms, t_all.cpu_ms, m_det.cpu_ms,
-      m_emo.cpu_ms, m_gen.cpu_ms,
+      m_emo.cpu_ms, m_gen.cpu_ms, pipeline.has_age() ? "true" : "false",
       fe ? (",\"ensemble\":true,\"face_expression_ms\":" + std::to_string(m_fe.median_ms) +
             ",\"face_expression_cpu_ms\":" + std::to_string(m_fe.cpu_ms))
                .c_str()
@@ -390,6 +393,8 @@ int main(int argc, char** argv) {
         a.pipeline = true;
       else if (s == "--fast")
         a.fast = true;
+      else if (s == "--no-age")
+        a.no_age = true;
       else if (s == "-h" || s == "--help")
         usage();
       else if (!s.empty() && s[0] == '-')

@@ -395,3 +395,58 @@ TEST_CASE("video: --detect-every interpolates between detections, the same at an
   CHECK(mien_cli("video --detect-every 0 " + quote(video)).status == 2);
   CHECK(mien_cli("video --detect-size -1 " + quote(video)).status == 2);
 }
+
+TEST_CASE("video: --attributes-every runs gender and age on every Nth frame of a track") {
+  if (!have_ffmpeg()) return;
+  const std::string dir = test::temp_dir("video_attributes");
+  const std::string png = dir + "/scene.png", video = dir + "/pan.mp4";
+  save_image(load_image(source_path("tests/data/scenes/faceapi_sample5.jpg")), png);
+  ffmpeg("-loop 1 -framerate 30 -t 2 -i " + quote(png) +
+         " -vf crop=560:400:x='min(t*27\\,80)':y=40 -c:v libx264 -pix_fmt yuv420p " + quote(video));
+  auto run = [&](const std::string& opts, const std::string& csv) {
+    const auto r = mien_cli("video --timing " + opts + " --csv " + quote(dir + "/" + csv) + " " +
+                            quote(video));
+    INFO(r.out);
+    REQUIRE(r.status == 0);
+    return r.out;
+  };
+  // auto: 560x400 is not HD, so every frame, as --attributes-every 1.
+  CHECK(run("--threads 2", "auto.csv").find("gender/age every 1 of a track's frames") !=
+        std::string::npos);
+  run("--threads 1 --attributes-every 1", "every.csv");
+  CHECK(read_text(dir + "/auto.csv") == read_text(dir + "/every.csv"));
+  CHECK(run("--threads 1 --attributes-every 4", "four1.csv")
+            .find("gender/age every 4 of a track's frames") != std::string::npos);
+  run("--threads 2 --attributes-every 4", "four2.csv");
+  // Decided in frame order: the same rows at any thread count.
+  CHECK(read_text(dir + "/four1.csv") == read_text(dir + "/four2.csv"));
+
+  const auto ref = read_csv(dir + "/every.csv"), got = read_csv(dir + "/four1.csv");
+  REQUIRE(ref.size() == 1 + 60 * 5);
+  REQUIRE(got.size() == ref.size());
+  REQUIRE(got[0].size() == 19);     // ..., smoothed_emotion, gender, gender_score, age
+  std::map<std::string, int> seen;  // track -> its rows so far
+  int measured = 0;
+  for (std::size_t i = 1; i < got.size(); ++i) {
+    INFO("row " << i);
+    // Emotion and boxes as with gender and age on every frame: the first 16 columns.
+    REQUIRE(ref[i].size() == 19);
+    CHECK(std::vector<std::string>(got[i].begin(), got[i].begin() + 16) ==
+          std::vector<std::string>(ref[i].begin(), ref[i].begin() + 16));
+    // The track's 1st, 5th, 9th... frame has its own gender and age; the others none
+    // (the CSV row then ends in ",,," and splits into 18 fields).
+    const bool due = seen[got[i][2]]++ % 4 == 0;
+    const bool has = got[i].size() == 19 && !got[i][16].empty() && !got[i][18].empty();
+    CHECK(has == due);
+    if (due) {
+      ++measured;
+      CHECK(got[i][16] == ref[i][16]);
+      CHECK(got[i][18] == ref[i][18]);
+    } else {
+      CHECK(got[i].size() == 18);
+    }
+  }
+  CHECK(measured == 5 * 15);
+  CHECK(mien_cli("video --attributes-every 0 " + quote(video)).status == 2);
+  CHECK(mien_cli("video --attributes-every x " + quote(video)).status == 2);
+}

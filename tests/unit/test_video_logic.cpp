@@ -12,6 +12,7 @@
 #include "mien/video/timeline.hpp"
 #include "mien/video/track_confirmation.hpp"
 #include "mien/video/tracker.hpp"
+#include "mien/video/video_analyzer.hpp"
 
 using namespace mien;
 
@@ -440,4 +441,31 @@ TEST_CASE("stage timer: CPU per stage from any thread, and the --timing table") 
   CHECK(table.find("total") != std::string::npos);
   CHECK(table.find("50.0 frames/s;") != std::string::npos);            // 100 / 2 s
   CHECK(table.find("40.0 frames/s on 2 cores") != std::string::npos);  // 100 / (5 s / 2)
+}
+
+TEST_CASE("video schedules: auto detection and gender/age intervals from the frame rate") {
+  VideoOptions o;  // both auto
+  // 30 frames/s: detection every 0.1 s = 3 frames, gender/age every 0.2 s = 6 frames.
+  CHECK(VideoAnalyzer::detect_every(o, 1.0 / 30) == 3);
+  CHECK(VideoAnalyzer::attributes_every(o, 1.0 / 30) == 6);
+  // 29.97 frames/s counts as 30; 25 frames/s: 2 and 5; sparse sampling (--fps 2): 1.
+  CHECK(VideoAnalyzer::attributes_every(o, 1001.0 / 30000) == 6);
+  CHECK(VideoAnalyzer::detect_every(o, 1.0 / 25) == 2);
+  CHECK(VideoAnalyzer::attributes_every(o, 1.0 / 25) == 5);
+  CHECK(VideoAnalyzer::attributes_every(o, 0.5) == 1);
+  CHECK(VideoAnalyzer::attributes_every(o, 0) == 1);  // unknown rate
+  o.attributes_every = 4;
+  CHECK(VideoAnalyzer::attributes_every(o, 1.0 / 30) == 4);
+  o.attributes_every = 0;
+  o.attributes_seconds = 0;
+  CHECK(VideoAnalyzer::attributes_every(o, 1.0 / 30) == 1);
+}
+
+TEST_CASE("track smoothers: current() is the last smoothed value, null before any") {
+  TrackSmoothers s;
+  CHECK(s.current(1) == nullptr);
+  s.update(1, {0.2f, 0.8f});
+  REQUIRE(s.current(1) != nullptr);
+  CHECK((*s.current(1))[1] == doctest::Approx(0.8f));
+  CHECK(s.current(2) == nullptr);
 }

@@ -145,6 +145,13 @@ inline int cmd_video(const std::vector<std::string>& argv) {
               "for tiled detection (HD), every 0.1 s of video (3 at 30 frames/s, 1 at 10 "
               "frames/s or with --fps <= 10), else every frame",
               "auto")
+      .option("--attributes-every", "N",
+              "run the gender and age models on a track's first frame and then on every Nth "
+              "of its analysed frames (the frames between keep the track's smoothed gender "
+              "and last age; their own CSV columns stay empty); emotion runs on every frame. "
+              "1: every frame; auto: on HD video (tiled detection) every 0.2 s of video (6 at "
+              "30 frames/s), else every frame",
+              "auto")
       .option("--detect-size", "PX",
               "scale frames whose longer side exceeds PX down to it for detection only "
               "(fewer tiles on HD video); 0: detect on the full frame",
@@ -191,6 +198,8 @@ inline int cmd_video(const std::vector<std::string>& argv) {
   vo.detect_every =
       args.get("--detect-every") == "auto" ? 0 : args.get_int("--detect-every", 1, 1000);
   vo.detect_size = args.get_int("--detect-size", 0, 100000);
+  vo.attributes_every =
+      args.get("--attributes-every") == "auto" ? 0 : args.get_int("--attributes-every", 1, 1000);
   const std::string ffmpeg = args.get("--ffmpeg");
   const bool many = files.size() > 1;
   // Output paths per video, unique even when two inputs share a name (d1/clip.mp4,
@@ -284,6 +293,7 @@ inline int cmd_video(const std::vector<std::string>& argv) {
           std::vector<std::string> titles;
           for (const TrackedFace& t : r.faces) {
             FaceResult shown = t.raw;  // the frame's box with the track's smoothed labels
+            shown.age = t.age;
             shown.emotion = t.label;
             shown.emotion_scores = t.emotion;
             if (t.gender_label >= 0) {
@@ -336,9 +346,11 @@ inline int cmd_video(const std::vector<std::string>& argv) {
       timer.add_cpu(Stage::Decode, decode_cpu, 0);
       if (draw) timer.add_cpu(Stage::Encode, encode_cpu, 0);
       std::fprintf(stderr,
-                   "timing of %s (%d thread%s, detector on %lld of %lld analysed frames):\n%s",
+                   "timing of %s (%d thread%s, detector on %lld of %lld analysed frames, "
+                   "gender/age every %d of a track's frames):\n%s",
                    file.c_str(), vo.threads, vo.threads == 1 ? "" : "s",
                    (long long)analyzer.frames_detected(), (long long)analyzer.frames_analyzed(),
+                   analyzer.attributes_every(),
                    format_timing(timer.totals(), analyzer.frames_decoded(), secs, mien_cpu,
                                  decode_cpu + encode_cpu, vo.threads)
                        .c_str());

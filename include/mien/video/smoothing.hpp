@@ -73,6 +73,8 @@ class ProbabilitySmoother {
     for (float& v : state_) v /= float(history_.size());
     return state_;
   }
+  // The last smoothed probabilities (empty before the first update).
+  const std::vector<float>& state() const { return state_; }
 
  private:
   SmoothingOptions opt_;
@@ -88,6 +90,11 @@ class TrackSmoothers {
     auto it = smoothers_.find(track);
     if (it == smoothers_.end()) it = smoothers_.emplace(track, ProbabilitySmoother(opt_)).first;
     return it->second.update(p);
+  }
+  // The track's smoothed probabilities so far, nullptr before its first update.
+  const std::vector<float>* current(int track) const {
+    auto it = smoothers_.find(track);
+    return it == smoothers_.end() || it->second.state().empty() ? nullptr : &it->second.state();
   }
 
  private:

@@ -78,6 +78,16 @@ struct VideoOptions {
   // Frames whose longer side exceeds this are scaled down to it for detection only (the
   // classifiers read the full frame): fewer tiles on HD video. 0: detect on the full frame.
   int detect_size = 0;
+  // Gender and age belong to the person, not the frame: the gender and age models run on a
+  // track's first analysed frame and then on every `attributes_every`-th of its analysed
+  // frames; on the others the track keeps its smoothed gender and its last age, and the
+  // frame's own (FaceResult) gender and age stay unmeasured (-1). Emotion runs on every
+  // analysed frame. 1: every frame. 0 (auto): on video the detector tiles (HD), the most
+  // analysed frames that span `attributes_seconds` (0.2 s: 6 at 30 frames/s), else 1. On
+  // HD video with many faces the two models were over half of the classification time
+  // (age: a 97 MMAC TinyXception per face).
+  int attributes_every = 0;
+  double attributes_seconds = 0.2;
 };
 
 struct TrackedFace {
@@ -87,6 +97,9 @@ struct TrackedFace {
   int label = -1;              // argmax of `emotion`
   std::vector<float> gender;   // smoothed gender probabilities (empty without gender)
   int gender_label = -1;
+  // The track's age: this frame's own estimate, or the last one measured on the track
+  // (VideoOptions::attributes_every); -1 without an age model.
+  float age = -1.f;
 };
 
 struct FrameResult {
@@ -117,6 +130,8 @@ class VideoAnalyzer {
     MIEN_CHECK(opt_.detect_every >= 0, "detect_every must not be negative");
     MIEN_CHECK(opt_.detect_seconds >= 0, "detect_seconds must not be negative");
     MIEN_CHECK(opt_.detect_size >= 0, "detect_size must not be negative");
+    MIEN_CHECK(opt_.attributes_every >= 0, "attributes_every must not be negative");
+    MIEN_CHECK(opt_.attributes_seconds >= 0, "attributes_seconds must not be negative");
   }
 
   // Processes the whole stream. `on_frame` (may be empty) runs on the calling thread.
@@ -128,8 +143,10 @@ class VideoAnalyzer {
     if (workers > 1) frame_opt.detect.threads = workers;
     const double interval = opt_.sampler.interval(video.info().fps);
     detect_every_ = detect_every(opt_, interval);
-    if (opt_.detect_every == 0 && !tiled(video.info().width, video.info().height))
-      detect_every_ = 1;
+    const bool hd = tiled(video.info().width, video.info().height);
+    if (opt_.detect_every == 0 && !hd) detect_every_ = 1;
+    attributes_every_ = attributes_every(opt_, interval);
+    if (opt_.attributes_every == 0 && !hd) attributes_every_ = 1;
     // Every frame in flight is a buffer (6 MB at 1080p), and first touching a new one costs
     // more than reading a frame into it (page faults: 0.8 s over 26 buffers on the 1080p
     // bench clip), so a batch grows by only the frames between two key frames.
@@ -227,17 +244,20 @@ class VideoAnalyzer {
         StageTimer::Scope t(timer_, Stage::Track);
         ready = track_ready(pending, end);
       }
-      // Classification of those frames' faces, in parallel.
+      // Classification of those frames' faces, in parallel. Which faces get gender and
+      // age is decided here, in frame order, so it does not depend on the threads.
       work.clear();
-      for (Item& item : ready)
-        if (item.analyze && !item.faces.empty()) work.push_back(&item);
+      for (Item& item : ready) {
+        if (!item.analyze || item.faces.empty()) continue;
+        work.push_back(&item);
+        for (const KeyFace& f : item.faces)
+          item.attributes.push_back(attributes_due_[f.track]++ % attributes_every_ == 0);
+      }
       run_tasks(int64_t(work.size()), workers, [&](int64_t t) {
         Item& item = *work[std::size_t(t)];
         try {
           StageTimer::Scope st(timer_, Stage::Classify);
-          std::vector<Detection> boxes;
-          for (const KeyFace& f : item.faces) boxes.push_back(f.box);
-          item.results = pipeline_.classify(item.frame.image, std::move(boxes), frame_opt);
+          item.results = classify(item, frame_opt);
         } catch (...) {
           item.error = std::current_exception();
         }
@@ -312,6 +332,8 @@ class VideoAnalyzer {
   int64_t frames_detected() const { return frames_detected_; }
   // The detection schedule of the last run (VideoOptions::detect_every, auto resolved).
   int detect_every() const { return detect_every_; }
+  // The gender/age schedule of the last run (VideoOptions::attributes_every, auto resolved).
+  int attributes_every() const { return attributes_every_; }
 
   // VideoOptions::detect_every with `auto` (0) resolved for analysed frames `interval`
   // seconds apart (0: unknown, then 1).
@@ -320,6 +342,12 @@ class VideoAnalyzer {
     if (!(interval > 0)) return 1;
     // + 0.05: 29.97 frames/s counts as 30 (3 frames per 0.1 s, not 2).
     return std::max(1, std::min(1000, int(std::floor(opt.detect_seconds / interval + 0.05))));
+  }
+  // VideoOptions::attributes_every with `auto` (0) resolved likewise.
+  static int attributes_every(const VideoOptions& opt, double interval) {
+    if (opt.attributes_every > 0) return opt.attributes_every;
+    if (!(interval > 0)) return 1;
+    return std::max(1, std::min(1000, int(std::floor(opt.attributes_seconds / interval + 0.05))));
   }
   int64_t shot_cuts() const { return shot_cuts_; }
   const Pipeline& pipeline() const { return pipeline_; }
@@ -336,6 +364,7 @@ class VideoAnalyzer {
     std::vector<Detection> boxes;     // the detector's, on key frames
     std::vector<KeyFace> faces;       // tracked faces (key frames) or interpolated ones
     std::vector<FaceResult> results;  // their classification, same order
+    std::vector<char> attributes;     // per face: gender and age run on this frame
     std::exception_ptr error;
   };
   struct Queue {
@@ -352,6 +381,27 @@ class VideoAnalyzer {
     VideoFrame frame;
     FrameResult result;  // tracker ids
   };
+
+  // The item's faces classified: emotion on all, gender and age on those whose track is
+  // due for them (Item::attributes); two pipeline calls when the frame has both kinds.
+  std::vector<FaceResult> classify(const Item& item, const PipelineOptions& opt) const {
+    std::vector<Detection> with, without;
+    for (std::size_t i = 0; i < item.faces.size(); ++i)
+      (item.attributes[i] ? with : without).push_back(item.faces[i].box);
+    if (without.empty()) return pipeline_.classify(item.frame.image, std::move(with), opt);
+    PipelineOptions emotion_only = opt;
+    emotion_only.gender = false;
+    emotion_only.age = false;
+    std::vector<FaceResult> b =
+        pipeline_.classify(item.frame.image, std::move(without), emotion_only);
+    if (with.empty()) return b;
+    std::vector<FaceResult> a = pipeline_.classify(item.frame.image, std::move(with), opt);
+    std::vector<FaceResult> out;
+    std::size_t ia = 0, ib = 0;
+    for (std::size_t i = 0; i < item.faces.size(); ++i)
+      out.push_back(std::move(item.attributes[i] ? a[ia++] : b[ib++]));
+    return out;
+  }
 
   // Whether the detector tiles frames of this size (after detect_size).
   bool tiled(int width, int height) const {
@@ -514,7 +564,13 @@ class VideoAnalyzer {
           g[std::size_t(t.raw.gender)] = t.raw.gender_score;
           t.gender = gender_smooth_.update(t.track, g);
           t.gender_label = argmax(t.gender);
+        } else if (const std::vector<float>* g = gender_smooth_.current(t.track)) {
+          t.gender = *g;  // not measured on this frame: the track's so far
+          t.gender_label = argmax(t.gender);
         }
+        if (t.raw.age >= 0) last_age_[t.track] = t.raw.age;
+        auto age = last_age_.find(t.track);
+        if (age != last_age_.end()) t.age = age->second;
         r.faces.push_back(std::move(t));
       }
       last_faces_ = r.faces;
@@ -583,6 +639,9 @@ class VideoAnalyzer {
   double last_key_time_ = 0;
   int64_t frames_decoded_ = 0, frames_analyzed_ = 0, frames_detected_ = 0;
   int detect_every_ = 1;
+  int attributes_every_ = 1;
+  std::map<int, int64_t> attributes_due_;  // by tracker id: analysed frames classified
+  std::map<int, float> last_age_;          // by tracker id: the last age measured
   StageTimer timer_;
 };
 
