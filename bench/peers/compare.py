@@ -538,7 +538,7 @@ def main():
               "median of the round medians; process CPU ms; speedup = float / int8; max |d| of "
               "the int8 outputs vs mien float",
               ["model", "batch", "thr", "mien float", "mien int8", "speedup", "speedup (cpu)",
-               "int8/ONNX Runtime", "max |d| vs float"],
+               "int8/ONNX Runtime", "max abs diff vs float"],
               [[r["model"], str(r["batch"]), str(r["threads"]), fmt_ms(r["mien"]),
                 fmt_ms(r["mien_int8"]), f"{r['mien'] / r['mien_int8']:.2f}x",
                 f"{r['mien_cpu'] / r['mien_int8_cpu']:.2f}x",
