@@ -45,6 +45,13 @@ constexpr int kWinograd4MaxCin = 32;
 // direct; 4 tiles: 1.5x faster).
 constexpr int64_t kWinogradMinTiles = 4;
 
+// ---- separable convs: depthwise + pointwise fused (ops/depthwise_pointwise.hpp) ----
+// Depthwise output rows per worker and band, in floats (128 KiB): the band is written by the
+// depthwise kernel and read back by the pointwise GEMM while still in L2 (1-2 MiB per core
+// on the machines we measure; the band shares it with the GEMM's packed weights and the
+// output rows it writes).
+constexpr int64_t kDwPwBandFloats = 32768;
+
 // ---- element-wise streams ----
 // Non-clamp activations after add/mul run per block of about this many floats (16 KB,
 // L1-resident) right after the block is computed, instead of a second pass over the tensor.
