@@ -7,8 +7,10 @@
 // through memory: BlazeFace's 128x128x24 stage reads and writes it at memory speed.
 //
 // The op owns the two ops it replaces and runs their kernels (the depthwise row kernels,
-// the packed GEMM), so its results equal the unfused pair's bit for bit. Bands are rows
-// numbered over N x OH, so a band may cross from one image into the next.
+// the packed GEMM), so its results equal the unfused pair's bit for bit, except for pixels
+// that land in a different GEMM row tail (the 1-row microkernel sums K in 4 interleaved
+// chains): those differ by float rounding. Bands are rows numbered over N x OH, so a band
+// may cross from one image into the next. Where fusing pays: tuning::kDwPwMinFloats.
 #pragma once
 
 #include <algorithm>
@@ -147,7 +149,8 @@ class DepthwisePointwise final : public Op {
 
  private:
   // banded: `band` rows per step, `slot` scratch floats per worker, `slots` workers.
-  // Otherwise `slot` is the whole depthwise result.
+  // Otherwise (a broadcast residual, or a map smaller than tuning::kDwPwMinFloats) `slot`
+  // is the whole depthwise result, and the conv runs as it would unfused.
   struct Plan {
     bool banded = true;
     int64_t band = 0, slot = 0, slots = 0;
@@ -167,7 +170,8 @@ class DepthwisePointwise final : public Op {
   Plan make_plan(const std::vector<Shape>& inputs, const Shape& out, int threads) const {
     Plan plan;
     const Shape mid = dw_->output_shape({inputs[0]});
-    if (inputs.size() > 1 && (inputs[1] != out || pw_->conv_shape(mid) != out)) {
+    const bool broadcast = inputs.size() > 1 && (inputs[1] != out || pw_->conv_shape(mid) != out);
+    if (broadcast || int64_t(mid.h) * mid.w * mid.c < tuning::kDwPwMinFloats) {
       plan.banded = false;
       plan.slot = slot_floats(int64_t(mid.n) * mid.h, mid);
       return plan;
