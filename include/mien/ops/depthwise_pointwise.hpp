@@ -7,14 +7,14 @@
 // through memory: BlazeFace's 128x128x24 stage reads and writes it at memory speed.
 //
 // The op owns the two ops it replaces and runs their kernels (the depthwise row kernels,
-// the packed GEMM), so its results equal the unfused pair's bit for bit, except for pixels
-// that land in a different GEMM row tail (the 1-row microkernel sums K in 4 interleaved
-// chains): those differ by float rounding. Bands are rows numbered over N x OH, so a band
-// may cross from one image into the next. Where fusing pays: tuning::kDwPwMinFloats.
+// the packed GEMM) on the same tiles, so its results equal the unfused pair's bit for bit,
+// for any bands and threads. Bands are rows numbered over N x OH, so a band may cross from
+// one image into the next. Where fusing pays: tuning::kDwPwMinFloats.
 #pragma once
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <utility>
@@ -127,21 +127,41 @@ class DepthwisePointwise final : public Op {
     const detail::DwGeom g = dw_->geometry(in);
     const GemmWeights& w = pw_->gemm_weights();
     const Activation& act = pw_->params().activation;
-    const int cin = mid.c, cout = out.shape.c, ow = mid.w, oh = mid.h;
+    const int64_t cin = mid.c, cout = out.shape.c, ow = mid.w;
     const float* res = has_residual() ? inputs[1].data : nullptr;
-    const int64_t rows = int64_t(mid.n) * oh;
-    const int64_t slots = plan.slots;
+    // Workers take pixel ranges of whole microkernel tiles, as gemm() splits the unfused
+    // conv, and every GEMM call below covers whole tiles except at the very end: each pixel
+    // goes through the same tile height (so the same sums) as unfused, whatever the bands
+    // and threads. A worker computes the depthwise rows its range touches (a row shared
+    // with the next worker is computed by both) and carries the < mr pixels past the last
+    // whole tile of a band over to the front of its buffer for the next one.
+    const int64_t mr = gemm_mr(w, isa_);
+    const int64_t pixels = mid.pixels(), units = (pixels + mr - 1) / mr;
+    const int64_t slots = std::min(plan.slots, units);
     parallel_for(slots, int(slots), [&](int64_t t0, int64_t t1) {
       for (int64_t t = t0; t < t1; ++t) {
         float* buf = ctx.scratch + t * plan.slot;
-        const int64_t end = rows * (t + 1) / slots;
-        for (int64_t r = rows * t / slots; r < end;) {
-          const int64_t count = std::min(plan.band, end - r);
-          dw_->run_rows(g, oh, r, r + count, buf);
-          const int64_t at = r * ow * cout;  // output rows are as contiguous as the band
-          gemm_serial(w, count * ow, buf, cin, out.data + at, cout, act, isa_,
-                      res ? res + at : nullptr, cout);
+        const int64_t p0 = units * t / slots * mr;
+        const int64_t p1 = std::min(pixels, units * (t + 1) / slots * mr);
+        const int64_t last_row = (p1 + ow - 1) / ow;  // one past
+        int64_t r = p0 / ow;
+        int64_t base = r * ow, held = 0;  // buf holds pixels [base, base + held)
+        for (int64_t start = p0; start < p1;) {
+          const int64_t count = std::min(plan.band, last_row - r);
+          dw_->run_rows(g, mid.h, r, r + count, buf + held * cin);
           r += count;
+          held += count * ow;
+          const int64_t end =
+              r == last_row ? p1 : p0 + (base + held - p0) / mr * mr;  // whole tiles
+          if (end > start)
+            gemm_serial(w, end - start, buf + (start - base) * cin, cin, out.data + start * cout,
+                        cout, act, isa_, res ? res + start * cout : nullptr, cout);
+          if (end == p1) break;
+          const int64_t keep = base + held - end;  // < mr pixels
+          if (keep > 0 && end > base)
+            std::memmove(buf, buf + (end - base) * cin, sizeof(float) * std::size_t(keep * cin));
+          held = keep;
+          base = start = end;
         }
       }
     });
@@ -163,8 +183,10 @@ class DepthwisePointwise final : public Op {
     return s;
   }
 
-  static int64_t slot_floats(int64_t band, const Shape& mid) {
-    return (band * mid.w * mid.c + 15) / 16 * 16;  // keeps every slot 64-byte aligned
+  // A band of rows plus the < mr pixels carried over from the previous band.
+  int64_t slot_floats(int64_t band, const Shape& mid) const {
+    const int64_t mr = gemm_mr(pw_->gemm_weights(), isa_);
+    return ((band * mid.w + mr) * mid.c + 15) / 16 * 16;  // keeps every slot 64-byte aligned
   }
 
   Plan make_plan(const std::vector<Shape>& inputs, const Shape& out, int threads) const {
