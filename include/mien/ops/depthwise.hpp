@@ -95,7 +95,10 @@ class DepthwiseConv2d final : public Op {
 
   Shape output_shape(const std::vector<Shape>& inputs) const override {
     MIEN_CHECK(inputs.size() == 1, "depthwise_conv2d takes 1 input, got ", inputs.size());
-    const Shape& s = inputs[0];
+    return out_shape(inputs[0]);
+  }
+  // The same for one input shape, without allocating (run() and fused consumers).
+  Shape out_shape(const Shape& s) const {
     MIEN_CHECK(s.valid() && s.c == c_, "depthwise_conv2d: input ", s.str(), " must have ", c_,
                " channels");
     const AxisPadding rows = p_.rows(s.h, kh_), cols = p_.cols(s.w, kw_);
@@ -118,7 +121,7 @@ class DepthwiseConv2d final : public Op {
 
   void run(const ConstTensorView* inputs, TensorView out, const RunContext& ctx) const override {
     const ConstTensorView& in = inputs[0];
-    const Shape os = output_shape({in.shape});  // validates
+    const Shape os = out_shape(in.shape);  // validates
     MIEN_CHECK(out.shape == os, "depthwise_conv2d: output ", out.shape.str(),
                " does not match input ", in.shape.str());
     const detail::DwGeom g = geometry(in);

@@ -70,13 +70,15 @@ class DepthwisePointwise final : public Op {
 
   std::size_t scratch_floats(const std::vector<Shape>& inputs, int threads) const override {
     const Shape out = output_shape(inputs);  // validates
-    const Plan plan = make_plan(inputs, out, std::max(threads, 1));
+    const Shape mid = dw_->out_shape(inputs[0]);
+    const Plan plan = make_plan(mid, banded(mid, inputs.size() > 1 ? &inputs[1] : nullptr, out),
+                                out.c, std::max(threads, 1));
     if (plan.banded) return std::size_t(plan.slots * plan.slot);
     return std::size_t(plan.slot) + pw_->scratch_floats(pw_inputs(inputs), threads);
   }
 
   int64_t macs(const std::vector<Shape>& inputs) const override {
-    return dw_->macs({inputs[0]}) + pw_->macs(pw_inputs(inputs));
+    return dw_->macs({inputs.at(0)}) + pw_->macs(pw_inputs(inputs));
   }
   int64_t parameters() const override { return dw_->parameters() + pw_->parameters(); }
 
@@ -93,18 +95,20 @@ class DepthwisePointwise final : public Op {
   const Conv2d& pointwise() const { return *pw_; }
   bool has_residual() const { return pw_->has_residual(); }
 
+  // Allocates nothing (but for a broadcast residual, which runs the conv as it is).
   void run(const ConstTensorView* inputs, TensorView out, const RunContext& ctx) const override {
     const ConstTensorView& in = inputs[0];
-    std::vector<Shape> shapes = {in.shape};
-    if (has_residual()) shapes.push_back(inputs[1].shape);
-    MIEN_CHECK(out.shape == output_shape(shapes), "depthwise_pointwise: output ", out.shape.str(),
-               " does not fit input ", in.shape.str());
+    const Shape mid = dw_->out_shape(in.shape);
+    const Shape* res_shape = has_residual() ? &inputs[1].shape : nullptr;
+    const bool band = banded(mid, res_shape, out.shape);
+    if (band)
+      MIEN_CHECK(out.shape == pw_->conv_shape(mid), "depthwise_pointwise: output ", out.shape.str(),
+                 " does not fit input ", in.shape.str());
     const int threads = std::max(ctx.threads, 1);
-    Plan plan = make_plan(shapes, out.shape, threads);
+    Plan plan = make_plan(mid, band, out.shape.c, threads);
     const int64_t have = ctx.scratch ? int64_t(ctx.scratch_size) : 0;
-    const Shape mid = dw_->output_shape({in.shape});
     if (!plan.banded) {
-      // A broadcast residual: the depthwise result whole into scratch, then the conv as is.
+      // The depthwise result whole into scratch, then the conv as is (it checks the shapes).
       MIEN_CHECK(plan.slot <= have, "depthwise_pointwise: scratch of ", have,
                  " floats is smaller than the ", plan.slot, " needed");
       const TensorView tmp{mid, ctx.scratch};
@@ -178,7 +182,7 @@ class DepthwisePointwise final : public Op {
 
   // The conv's inputs: the depthwise result, and the residual if any.
   std::vector<Shape> pw_inputs(const std::vector<Shape>& inputs) const {
-    std::vector<Shape> s = {dw_->output_shape({inputs.at(0)})};
+    std::vector<Shape> s = {dw_->out_shape(inputs.at(0))};
     if (inputs.size() > 1) s.push_back(inputs[1]);
     return s;
   }
@@ -189,11 +193,15 @@ class DepthwisePointwise final : public Op {
     return ((band * mid.w + mr) * mid.c + 15) / 16 * 16;  // keeps every slot 64-byte aligned
   }
 
-  Plan make_plan(const std::vector<Shape>& inputs, const Shape& out, int threads) const {
+  // Bands unless the residual broadcasts (either way) or the map is below the size rule.
+  bool banded(const Shape& mid, const Shape* res, const Shape& out) const {
+    if (res && (*res != out || pw_->conv_shape(mid) != out)) return false;
+    return int64_t(mid.h) * mid.w * mid.c >= tuning::kDwPwMinFloats;
+  }
+
+  Plan make_plan(const Shape& mid, bool banded, int cout, int threads) const {
     Plan plan;
-    const Shape mid = dw_->output_shape({inputs[0]});
-    const bool broadcast = inputs.size() > 1 && (inputs[1] != out || pw_->conv_shape(mid) != out);
-    if (broadcast || int64_t(mid.h) * mid.w * mid.c < tuning::kDwPwMinFloats) {
+    if (!banded) {
       plan.banded = false;
       plan.slot = slot_floats(int64_t(mid.n) * mid.h, mid);
       return plan;
@@ -203,7 +211,7 @@ class DepthwisePointwise final : public Op {
     // Work in the element-wise units of tuning.hpp: depthwise taps and pointwise MACs.
     const int64_t work =
         mid.size() * dw_->kernel_h() * dw_->kernel_w() / tuning::kCostDepthwiseTapDiv +
-        mid.pixels() * mid.c * out.c / tuning::kCostDepthwiseTapDiv;
+        mid.pixels() * mid.c * cout / tuning::kCostDepthwiseTapDiv;
     const int workers = work >= min_work_ ? threads : 1;
     plan.slots = std::min<int64_t>(workers, rows);
     const int64_t share = (rows + plan.slots - 1) / plan.slots;
