@@ -52,7 +52,8 @@ TEST_CASE("cli: info and check on the shipped models") {
   const auto info = mien_cli("info " + quote(source_path("weights/emotion.mien")));
   CHECK(info.status == 0);
   CHECK(info.out.find("parameters") != std::string::npos);
-  CHECK(info.out.find("depthwise_conv2d") != std::string::npos);
+  // The layers as they run: each separable conv is one depthwise_pointwise step.
+  CHECK(info.out.find("depthwise_pointwise") != std::string::npos);
   CHECK(info.out.find("model.labels") != std::string::npos);
   for (const char* m : {"blazeface", "emotion", "gender", "face_expression", "age"}) {
     CAPTURE(m);

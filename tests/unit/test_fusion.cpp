@@ -12,10 +12,13 @@
 namespace mien {
 namespace {
 
+// 1x1 convs with a fused residual, alone or as the pointwise half of a depthwise_pointwise.
 int count_residual_convs(const Model& m) {
   int n = 0;
-  for (const Step& st : m.steps())
-    if (std::string(st.op->type()) == "conv2d" && st.inputs.size() == 2) ++n;
+  for (const Step& st : m.steps()) {
+    const std::string type = st.op->type();
+    if ((type == "conv2d" || type == "depthwise_pointwise") && st.inputs.size() == 2) ++n;
+  }
   return n;
 }
 

@@ -45,6 +45,23 @@ constexpr int kWinograd4MaxCin = 32;
 // direct; 4 tiles: 1.5x faster).
 constexpr int64_t kWinogradMinTiles = 4;
 
+// ---- separable convs: depthwise + pointwise fused (ops/depthwise_pointwise.hpp) ----
+// Depthwise output rows per worker and band, in floats (128 KiB): the band is written by the
+// depthwise kernel and read back by the pointwise GEMM while still in L2. Measured on
+// BlazeFace's 128x128x24 dw3x3 + pw 24->24 +residual (AVX-512, EPYC with 1 MiB L2 per core,
+// a busy shared machine): bands of 16K..128K floats were all within noise of each other and
+// 5-10% faster than the unfused pair at batch 1, 10-25% at batch 8 (min of 60 runs); 4K-8K
+// bands lose to the per-band GEMM overhead, a whole-image band (1.5 MiB) keeps little of the
+// gain. 32K is the middle of the flat range and leaves room in a 256-512 KiB L2.
+constexpr int64_t kDwPwBandFloats = 32768;
+// Depthwise output floats per image below which the fused op runs the two halves one after
+// the other over the whole batch (the depthwise result in scratch). 0: bands everywhere.
+// Measured on every separable conv shape of the shipped classifiers (8x8x128, 7x7x256,
+// 15x15x256, 29x29x128, 56x56x32/64, 60x60x16; batch 1, 1 and 2 threads): banded was within
+// noise (+-5%) of the unfused pair at 1 thread and equal or faster at 2 (one fork-join
+// instead of two), so no size needed the fallback.
+constexpr int64_t kDwPwMinFloats = 0;
+
 // ---- element-wise streams ----
 // Non-clamp activations after add/mul run per block of about this many floats (16 KB,
 // L1-resident) right after the block is computed, instead of a second pass over the tensor.

@@ -26,6 +26,9 @@ struct ModelOptions {
   bool force_isa = false;  // use `isa` instead of default_isa() (cpuid + MIEN_ISA)
   Isa isa = Isa::Scalar;
   bool optimize = true;  // fold batch norms and fuse activations at load
+  // With optimize: run each depthwise conv and its 1x1 conv reader as one op
+  // (ops/depthwise_pointwise.hpp); off where conv steps are observed (`mien quantize`).
+  bool fuse_separable = true;
   // Read the file's test vectors into graph().tests (for check_test_vectors); otherwise
   // only their presence and shapes are checked.
   bool test_vectors = false;
@@ -171,7 +174,11 @@ class Model {
         isa = options.force_isa ? options.isa : default_isa();
         MIEN_CHECK(cpu_supports(isa), "ISA ", isa_name(isa), " requested on a CPU without it");
         validate_graph(graph);
-        if (options.optimize) optimize_graph(graph);
+        if (options.optimize) {
+          OptimizeOptions opt;
+          opt.fuse_separable = options.fuse_separable;
+          optimize_graph(graph, opt);
+        }
         std::map<std::string, int> ids;
         auto id_of = [&](const std::string& name) {
           auto it = ids.find(name);

@@ -16,6 +16,7 @@ namespace detail {
 
 inline std::unique_ptr<Op> make_op_unchecked(const GraphDef& g, const NodeDef& n, Isa isa) {
   const OpSpec* spec = find_op_spec(n.op);
+  if (!spec) spec = find_internal_op_spec(n.op);
   if (!spec) throw_error("unsupported op '", n.op, "'");
   const int arity = int(n.inputs.size());
   if (spec->min_inputs == spec->max_inputs)

@@ -22,6 +22,7 @@
 #include "mien/ops/conv2d.hpp"
 #include "mien/ops/dense.hpp"
 #include "mien/ops/depthwise.hpp"
+#include "mien/ops/depthwise_pointwise.hpp"
 #include "mien/ops/eltwise.hpp"
 #include "mien/ops/pad.hpp"
 #include "mien/ops/pool.hpp"
@@ -86,6 +87,9 @@ struct OpSpec {
   }
 };
 
+// The entry for an op name of FORMAT.md, or nullptr (defined after the table).
+inline const OpSpec* find_op_spec(const std::string& op);
+
 // A node being built: typed attribute access with the table's defaults, weights by role.
 class OpContext {
  public:
@@ -94,6 +98,7 @@ class OpContext {
   const OpSpec& spec() const { return spec_; }
   const NodeDef& node() const { return node_; }
   Isa isa() const { return isa_; }
+  const GraphDef& graph() const { return graph_; }
   int arity() const { return int(node_.inputs.size()); }
   bool has(const std::string& key) const { return node_.attrs.has(declared(key).name); }
 
@@ -448,7 +453,69 @@ inline std::vector<OpSpec> make_op_registry() {
   return r;
 }
 
+// depthwise_pointwise: a depthwise_conv2d and its 1x1 conv2d reader, fused at load by
+// optimize_graph (never in a file). The node is the conv's (name, attributes, weights,
+// inputs: x [, residual]) plus the depthwise's attributes prefixed "dw." and its node name
+// in "dw.node", under which its weights stay. Each half is built by its own entry.
+constexpr const char* kDwAttrPrefix = "dw.";
+
+inline std::unique_ptr<Op> make_depthwise_pointwise(const OpContext& c) {
+  const NodeDef& n = c.node();
+  const std::string prefix = kDwAttrPrefix;
+  NodeDef dw, pw;
+  dw.name = n.attrs.get_string(prefix + "node");
+  dw.op = "depthwise_conv2d";
+  dw.inputs = {n.inputs.at(0)};
+  dw.output = dw.name;
+  pw.name = n.name;
+  pw.op = "conv2d";
+  pw.inputs = n.inputs;
+  pw.output = n.output;
+  for (const auto& [key, value] : n.attrs.values()) {
+    if (key.rfind(prefix, 0) != 0)
+      pw.attrs.set(key, value);
+    else if (key != prefix + "node")
+      dw.attrs.set(key.substr(prefix.size()), value);
+  }
+  auto build = [&](const NodeDef& node) {
+    const OpSpec& spec = *find_op_spec(node.op);
+    try {
+      return spec.make(OpContext(spec, c.graph(), node, c.isa()));
+    } catch (Error& e) {
+      e.set_node(node.name);
+      throw;
+    }
+  };
+  std::unique_ptr<Op> d = build(dw), p = build(pw);
+  auto* dp = dynamic_cast<DepthwiseConv2d*>(d.get());
+  auto* pp = dynamic_cast<Conv2d*>(p.get());
+  MIEN_CHECK(dp && pp, "internal: depthwise_pointwise halves are not depthwise + conv2d");
+  d.release();
+  p.release();
+  return std::make_unique<DepthwisePointwise>(std::unique_ptr<DepthwiseConv2d>(dp),
+                                              std::unique_ptr<Conv2d>(pp), c.isa());
+}
+
+inline std::vector<OpSpec> make_internal_op_registry() {
+  std::vector<OpSpec> r;
+  r.push_back({"depthwise_pointwise", 1, 2, {}, {}, {}, make_depthwise_pointwise});
+  return r;
+}
+
 }  // namespace detail
+
+// Ops that only load-time rewrites create (model/optimize.hpp), never read from a file:
+// make_op builds them, find_op_spec and FORMAT.md do not know them.
+inline const std::vector<OpSpec>& internal_op_registry() {
+  static const std::vector<OpSpec> registry = detail::make_internal_op_registry();
+  return registry;
+}
+
+inline const OpSpec* find_internal_op_spec(const std::string& op) {
+  for (const OpSpec& s : internal_op_registry())
+    if (s.name == op) return &s;
+  return nullptr;
+}
 
 // Every op mien runs, in FORMAT.md's order. Built once, immutable.
 inline const std::vector<OpSpec>& op_registry() {

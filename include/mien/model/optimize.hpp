@@ -10,6 +10,9 @@
 //    add's other input as a second input and adds it in the GEMM's store (BlazeFace's 31
 //    residual adds were 9.5% of its time as separate passes over memory). The fused node
 //    takes the add's place in the node order, where both of its inputs exist.
+//  - a depthwise_conv2d whose only reader is a 1x1 stride-1 unpadded conv2d (a separable
+//    conv) becomes one depthwise_pointwise node (ops/depthwise_pointwise.hpp) that runs
+//    the two over bands of rows kept in L2; where that pays is the op's run-time rule.
 // A rewrite applies only when the intermediate value has exactly one reader and is not a
 // graph output, so the results are unchanged (up to float rounding of the add's order).
 #pragma once
@@ -127,12 +130,48 @@ inline bool fuse_residual(GraphDef& g, std::size_t conv, std::size_t add) {
   return true;
 }
 
+// A conv2d that can read a depthwise result band by band (ops/depthwise_pointwise.hpp):
+// 1x1 kernel, stride and dilation 1, no padding, the depthwise result as its first input
+// (its activation and a second, residual input are kept).
+inline bool pointwise_fusable(const GraphDef& g, const NodeDef& n, const std::string& x) {
+  if (n.op != "conv2d" || n.inputs.empty() || n.inputs[0] != x) return false;
+  if (n.inputs.size() == 2 && n.inputs[1] == x) return false;
+  const WeightTensor* w = g.find_weight(n.name, "weight");
+  if (!w || w->dims.size() != 4 || w->dims[0] != 1 || w->dims[1] != 1) return false;
+  const auto ones = std::vector<int64_t>{1, 1};
+  if (n.attrs.get_ints("strides", ones) != ones || n.attrs.get_ints("dilations", ones) != ones)
+    return false;
+  if (n.attrs.get_string("padding", "valid") == "explicit") {
+    for (int64_t v : n.attrs.get_ints("pads", {1})) {
+      if (v != 0) return false;
+    }
+  }
+  return true;
+}
+
+// depthwise (node i) -> conv (node j, its only reader): the fused node takes the conv's
+// place (where all its inputs exist) with the depthwise's attributes under "dw." and its
+// weights left under its own name; the depthwise node goes.
+inline void fuse_separable(GraphDef& g, std::size_t dw, std::size_t pw) {
+  const NodeDef d = g.nodes[dw];
+  NodeDef& f = g.nodes[pw];
+  f.op = "depthwise_pointwise";
+  f.inputs[0] = d.inputs.at(0);
+  const std::string prefix = kDwAttrPrefix;
+  f.attrs.set(prefix + "node", d.name);
+  for (const auto& [key, value] : d.attrs.values()) f.attrs.set(prefix + key, value);
+  g.nodes.erase(g.nodes.begin() + std::ptrdiff_t(dw));
+}
+
 }  // namespace detail
 
 struct OptimizeOptions {
   // Off for graphs that are written back to a file (`mien quantize`): a file's convs take
   // one input, and the residual is fused again when the file is loaded.
   bool fuse_residual = true;
+  // depthwise_conv2d + its 1x1 conv2d reader -> depthwise_pointwise (an op files never
+  // hold): off for graphs written back to a file or whose conv steps are observed.
+  bool fuse_separable = true;
 };
 
 inline void optimize_graph(GraphDef& g, const OptimizeOptions& opt = {}) {
@@ -167,6 +206,25 @@ inline void optimize_graph(GraphDef& g, const OptimizeOptions& opt = {}) {
         changed = detail::fuse_activation(g, i, j);
       }
       if (changed) g.nodes.erase(g.nodes.begin() + std::ptrdiff_t(j));
+    }
+  }
+  // Last, so that the conv has taken its batch norm, activation and residual first.
+  for (changed = opt.fuse_separable; changed;) {
+    changed = false;
+    const auto readers = detail::count_readers(g);
+    std::map<std::string, std::size_t> reader_of;
+    for (std::size_t i = 0; i < g.nodes.size(); ++i)
+      for (const std::string& in : g.nodes[i].inputs) reader_of[in] = i;
+    for (std::size_t i = 0; i < g.nodes.size() && !changed; ++i) {
+      const NodeDef& p = g.nodes[i];
+      auto r = readers.find(p.output);
+      if (p.op != "depthwise_conv2d" || p.inputs.size() != 1 || r == readers.end() ||
+          r->second != 1)
+        continue;
+      const std::size_t j = reader_of[p.output];
+      if (j <= i || !detail::pointwise_fusable(g, g.nodes[j], p.output)) continue;
+      detail::fuse_separable(g, i, j);
+      changed = true;
     }
   }
 }

@@ -81,12 +81,13 @@ struct Profile {
     return v;
   }
 
-  // Time per op type (conv2d and depthwise_conv2d split by kernel size), slowest first.
+  // Time per op type (conv2d, depthwise_conv2d and depthwise_pointwise split by kernel
+  // size), slowest first.
   std::vector<TypeTiming> by_type() const {
     std::map<std::string, TypeTiming> m;
     for (const auto& l : layers) {
       std::string key = l.type;
-      if (l.type == "conv2d" || l.type == "depthwise_conv2d") {
+      if (l.type == "conv2d" || l.type == "depthwise_conv2d" || l.type == "depthwise_pointwise") {
         const std::string k = l.describe.substr(0, l.describe.find_first_of(" /"));
         key += " " + k;
       }
@@ -120,15 +121,15 @@ struct Profile {
                   total, session_ms, session_min_ms, double(total_macs()) / 1e6,
                   session_ms > 0 ? 2.0 * double(total_macs()) / (session_ms * 1e6) : 0.0);
     s += line;
-    std::snprintf(line, sizeof line, "%4s  %-18s %-28s %-18s %9s %6s %9s %8s %7s  %s\n", "#", "op",
+    std::snprintf(line, sizeof line, "%4s  %-19s %-36s %-18s %9s %6s %9s %8s %7s  %s\n", "#", "op",
                   "describe", "output", "ms", "%", "MMAC", "GFLOP/s", "GB/s", "name");
     s += line;
     const std::vector<LayerTiming> rows = top > 0 ? by_time() : layers;
     const std::size_t n = top > 0 ? std::min(top, rows.size()) : rows.size();
     for (std::size_t i = 0; i < n; ++i) {
       const LayerTiming& l = rows[i];
-      std::snprintf(line, sizeof line, "%4d  %-18s %-28s %-18s %9.4f %6.2f %9.3f %8.2f %7.2f  %s\n",
-                    l.index, l.type.c_str(), l.describe.substr(0, 28).c_str(),
+      std::snprintf(line, sizeof line, "%4d  %-19s %-36s %-18s %9.4f %6.2f %9.3f %8.2f %7.2f  %s\n",
+                    l.index, l.type.c_str(), l.describe.substr(0, 36).c_str(),
                     l.output.str().c_str(), l.ms, total > 0 ? 100.0 * l.ms / total : 0.0,
                     double(l.macs) / 1e6, l.gflops(), l.gbytes(), l.name.c_str());
       s += line;

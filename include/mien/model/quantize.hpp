@@ -178,7 +178,10 @@ inline QuantizeResult quantize_graph(const GraphDef& graph, const std::vector<Te
   result.graph = graph;
   GraphDef& g = result.graph;
   g.tests.clear();
-  optimize_graph(g, OptimizeOptions{false});
+  OptimizeOptions file_opt;
+  file_opt.fuse_residual = false;
+  file_opt.fuse_separable = false;
+  optimize_graph(g, file_opt);
 
   // The convs to quantize, by node name.
   std::map<std::string, QuantizedLayer> layers;
@@ -201,6 +204,7 @@ inline QuantizeResult quantize_graph(const GraphDef& graph, const std::vector<Te
   // Calibration: the float model (with the default fusions, as it runs) observes the first
   // input of every conv step whose node is to be quantized.
   ModelOptions mo;
+  mo.fuse_separable = false;  // the pointwise convs' own inputs are observed
   Model model(g, mo);
   Session session(model, 1);
   std::map<std::string, detail::RangeStats> stats;

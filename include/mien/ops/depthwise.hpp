@@ -95,7 +95,10 @@ class DepthwiseConv2d final : public Op {
 
   Shape output_shape(const std::vector<Shape>& inputs) const override {
     MIEN_CHECK(inputs.size() == 1, "depthwise_conv2d takes 1 input, got ", inputs.size());
-    const Shape& s = inputs[0];
+    return out_shape(inputs[0]);
+  }
+  // The same for one input shape, without allocating (run() and fused consumers).
+  Shape out_shape(const Shape& s) const {
     MIEN_CHECK(s.valid() && s.c == c_, "depthwise_conv2d: input ", s.str(), " must have ", c_,
                " channels");
     const AxisPadding rows = p_.rows(s.h, kh_), cols = p_.cols(s.w, kw_);
@@ -118,13 +121,24 @@ class DepthwiseConv2d final : public Op {
 
   void run(const ConstTensorView* inputs, TensorView out, const RunContext& ctx) const override {
     const ConstTensorView& in = inputs[0];
-    const Shape s = in.shape;
-    MIEN_CHECK(s.valid() && s.c == c_, "depthwise_conv2d: input ", s.str(), " must have ", c_,
-               " channels");
-    const AxisPadding rows = p_.rows(s.h, kh_), cols = p_.cols(s.w, kw_);
-    MIEN_CHECK(out.shape == Shape(s.n, rows.out, cols.out, c_), "depthwise_conv2d: output ",
-               out.shape.str(), " does not match input ", s.str());
+    const Shape os = out_shape(in.shape);  // validates
+    MIEN_CHECK(out.shape == os, "depthwise_conv2d: output ", out.shape.str(),
+               " does not match input ", in.shape.str());
+    const detail::DwGeom g = geometry(in);
+    const int64_t row_floats = int64_t(os.w) * c_;
+    const int64_t work = out.shape.size() * kh_ * kw_;
+    const int threads = tuning::worth_threads(work / tuning::kCostDepthwiseTapDiv, ctx.threads);
+    parallel_for(int64_t(os.n) * os.h, threads, [&](int64_t begin, int64_t end) {
+      run_rows(g, os.h, begin, end, out.data + begin * row_floats);
+    });
+  }
 
+  // For fused consumers (ops/depthwise_pointwise.hpp): the kernel geometry of one input
+  // (shape checked by the caller), and output rows [r0, r1) of it, numbered over N x OH,
+  // written one after the other to dst (out_w * C floats each), activation included.
+  detail::DwGeom geometry(const ConstTensorView& in) const {
+    const Shape s = in.shape;
+    const AxisPadding rows = p_.rows(s.h, kh_), cols = p_.cols(s.w, kw_);
     detail::DwGeom g;
     g.in = in.data;
     g.h = s.h;
@@ -150,20 +164,16 @@ class DepthwiseConv2d final : public Op {
     g.ox_lo = std::min(cols.out, (cols.before + g.sw - 1) / g.sw);
     const int last = s.w - 1 - (kw_ - 1) * g.dw + cols.before;
     g.ox_hi = last < 0 ? g.ox_lo : std::max(g.ox_lo, std::min(cols.out, last / g.sw + 1));
+    return g;
+  }
 
-    const int out_h = rows.out;
-    const int64_t work = out.shape.size() * kh_ * kw_;
-    const int threads = tuning::worth_threads(work / tuning::kCostDepthwiseTapDiv, ctx.threads);
-    const kernels::DwRowFn row_fn = row_fn_;
-    const kernels::ActivateFn post = post_;
-    parallel_for(int64_t(s.n) * out_h, threads, [&](int64_t begin, int64_t end) {
-      for (int64_t r = begin; r < end; ++r) {
-        const int n = int(r / out_h), oy = int(r % out_h);
-        float* orow = out.pixel(n, oy, 0);
-        row_fn(g, n, oy, orow);
-        if (!act.is_clamp()) post(orow, orow, cols.out, c_, act);
-      }
-    });
+  void run_rows(const detail::DwGeom& g, int out_h, int64_t r0, int64_t r1, float* dst) const {
+    const Activation& act = p_.activation;
+    const int64_t row_floats = int64_t(g.out_w) * c_;
+    for (int64_t r = r0; r < r1; ++r, dst += row_floats) {
+      row_fn_(g, int(r / out_h), int(r % out_h), dst);
+      if (!act.is_clamp()) post_(dst, dst, g.out_w, c_, act);
+    }
   }
 
  private:
