@@ -31,6 +31,7 @@ namespace mien {
 namespace kernels {
 namespace scalar {
 #include "mien/kernels/body/activation.inl"
+#include "mien/kernels/body/conv_small_n.inl"
 #include "mien/kernels/body/depthwise.inl"
 #include "mien/kernels/body/gemm.inl"
 #include "mien/kernels/body/stream.inl"
@@ -46,6 +47,7 @@ namespace mien {
 namespace kernels {
 namespace avx2 {
 #include "mien/kernels/body/activation.inl"
+#include "mien/kernels/body/conv_small_n.inl"
 #include "mien/kernels/body/depthwise.inl"
 #include "mien/kernels/body/gemm.inl"
 #include "mien/kernels/body/stream.inl"
@@ -60,6 +62,7 @@ MIEN_KERNELS_BEGIN_TARGET(MIEN_KERNELS_AVX512)
 namespace mien {
 namespace kernels {
 namespace avx512 {
+#include "mien/kernels/body/conv_small_n.inl"
 #include "mien/kernels/body/depthwise.inl"
 #include "mien/kernels/body/gemm.inl"
 }  // namespace avx512
@@ -81,6 +84,8 @@ constexpr KernelTable scalar_table() {
   t.isa = Isa::Scalar;
   scalar::fill_table(t);
   t.wino = scalar::wino_kernels();
+  t.small_n[0] = scalar::sn_kernels<1>();
+  t.small_n[1] = scalar::sn_kernels<2>();
   t.gemm16 = GemmKernels{&scalar::gemm_block_2v<4, 4>, 4, 4};
   t.gemm32 = GemmKernels{&scalar::gemm_block_4v<4>, 4, 4};
   return t;
@@ -92,6 +97,8 @@ constexpr KernelTable avx2_table() {
   t.isa = Isa::Avx2;
   avx2::fill_table(t);
   t.wino = avx2::wino_kernels();
+  t.small_n[0] = avx2::sn_kernels<1>();
+  t.small_n[1] = avx2::sn_kernels<2>();
   t.gemm16 = GemmKernels{&avx2::gemm_block_2v<12, 6>, 12, 6};
   // 32-column panels (packed for AVX-512) run on the portable kernel: only tests do that.
   t.gemm32 = scalar_table().gemm32;
@@ -103,6 +110,8 @@ constexpr KernelTable avx512_table() {
   t.isa = Isa::Avx512;
   t.gemm32 = GemmKernels{&avx512::gemm_block_2v<12, 12>, 12, 12};
   t.dw_wide = avx512::dw_kernels();
+  // Cout 9..16 in one zmm; Cout <= 8 keeps the ymm rows (a zmm would be half empty).
+  t.small_n[1] = avx512::sn_kernels<1>();
   return t;
 }
 #endif

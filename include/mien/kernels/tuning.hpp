@@ -45,6 +45,12 @@ constexpr int kWinograd4MaxCin = 32;
 // direct; 4 tiles: 1.5x faster).
 constexpr int64_t kWinogradMinTiles = 4;
 
+// ---- small-N direct conv (kernels/body/conv_small_n.inl) ----
+// At most this many output channels: one zmm (AVX-512) or two ymm (AVX2) per pixel.
+constexpr int kSmallNMaxCout = 16;
+// 1x1 convs (Cin 8 or 16) take it from this many output channels: TODO measured.
+constexpr int kSmallNMinCout1x1 = 9;
+
 // ---- element-wise streams ----
 // Non-clamp activations after add/mul run per block of about this many floats (16 KB,
 // L1-resident) right after the block is computed, instead of a second pass over the tensor.
