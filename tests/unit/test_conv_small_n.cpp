@@ -62,6 +62,8 @@ TEST_CASE("small-N direct conv matches the naive conv on awkward shapes") {
       {1, 3, 7, 16, 1, 1, 1, 1, Padding::explicit_pads(1, 2, 0, 1)},
       // the same shapes strided or dilated (the generic row)
       {1, 12, 19, 8, 1, 1, 2, 1, Padding::same()},
+      {3, 7, 9, 8, 1, 1, 2, 1, Padding::valid()},
+      {1, 5, 4, 16, 1, 1, 2, 1, Padding::same()},
       {1, 15, 16, 1, 3, 3, 2, 1, Padding::same()},
       {1, 11, 14, 8, 3, 3, 1, 2, Padding::same()},
       // other channels and kernels
@@ -158,10 +160,14 @@ TEST_CASE("small-N direct conv: the load-time rule") {
   };
   CHECK(conv_small_n(ConvAlgo::Auto, 3, 3, 1, 8, s1, false) == direct(3, 1, 8, s1));
   // gender's layers
-  CHECK(direct(3, 1, 8, s1));     // 3x3 1->8
-  CHECK(!direct(3, 8, 8, s1));    // 3x3 8->8: Winograd F(4x4) is faster
-  CHECK(direct(1, 8, 16, s1));    // 1x1 8->16
-  CHECK(direct(1, 16, 16, s1));   // 1x1 16->16
+  CHECK(direct(3, 1, 8, s1));    // 3x3 1->8
+  CHECK(!direct(3, 8, 8, s1));   // 3x3 8->8: Winograd F(4x4) is faster
+  CHECK(direct(1, 8, 16, s1));   // 1x1 8->16
+  CHECK(direct(1, 16, 16, s1));  // 1x1 16->16
+  CHECK(direct(1, 8, 16, s2));   // 1x1/2 8->16
+  CHECK(direct(1, 8, 8, s1));
+  CHECK(!direct(1, 16, 16, s2));
+  CHECK(!direct(3, 3, 8, s1));    // the generic row lost to the GEMM
   CHECK(!direct(1, 16, 32, s1));  // too many output channels
   CHECK(!direct(1, 8, 17, s1));
   CHECK(!direct(5, 1, 8, s1));  // no unrolled row

@@ -136,9 +136,9 @@ struct DwKernels {
 };
 
 // Small-N direct conv rows: the output channels one call covers (P: 8 or 16, weights packed
-// P wide), a generic row, and rows unrolled for kernel width x input channels (stride 1,
-// dilation 1), the layers of gender that the rule sends there (ops/conv2d.hpp).
-enum class SmallNShape { Generic, K1C8, K1C16, K3C1, Count };
+// P wide), a generic row, and rows unrolled for kernel width x input channels x stride
+// (dilation 1): the layers of gender that the rule sends there (ops/conv2d.hpp).
+enum class SmallNShape { Generic, K1C8, K1C16, K1C8S2, K3C1, Count };
 struct SmallNKernels {
   int channels = 0;
   SmallNRowFn row[int(SmallNShape::Count)] = {};

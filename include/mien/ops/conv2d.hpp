@@ -154,30 +154,25 @@ inline void conv_pad_rows(const ConstTensorView& in, int n, int iy0, int rows, i
 // The unrolled small-N row for a kernel, input channels, stride and dilation, or Generic.
 inline kernels::SmallNShape small_n_shape(int kh, int kw, int cin, const ConvParams& p) {
   using S = kernels::SmallNShape;
-  if (p.stride_w != 1 || p.dilation_w != 1) return S::Generic;
-  if (kh == 1 && kw == 1) return cin == 8 ? S::K1C8 : cin == 16 ? S::K1C16 : S::Generic;
-  if (kh == 3 && kw == 3 && cin == 1) return S::K3C1;
+  if (p.dilation_w != 1) return S::Generic;
+  if (kh == 1 && kw == 1 && p.stride_w == 1)
+    return cin == 8 ? S::K1C8 : cin == 16 ? S::K1C16 : S::Generic;
+  if (kh == 1 && kw == 1 && p.stride_w == 2 && cin == 8) return S::K1C8S2;
+  if (kh == 3 && kw == 3 && p.stride_w == 1 && cin == 1) return S::K3C1;
   return S::Generic;
 }
 
 // Whether conv2d runs the small-N direct conv (decided at load; tuning.hpp has the numbers):
 // Cout <= kSmallNMaxCout, no fused residual, and under Auto only the shapes with an unrolled
-// row that measured faster than the GEMM (or Winograd). ConvAlgo::SmallN forces it for any
+// row (gender's 3x3 1->8, 1x1 8->16, 16->16 and 1x1/2 8->16), which measured faster than
+// the GEMM. The generic row lost to the GEMM (and Winograd) on the 3x3 convs with 3..16
+// input channels measured, so other shapes stay there. ConvAlgo::SmallN forces it for any
 // shape with few enough output channels (tests).
 inline bool conv_small_n(ConvAlgo algo, int kh, int kw, int cin, int cout, const ConvParams& p,
                          bool residual) {
   if (residual || cout > tuning::kSmallNMaxCout) return false;
   if (algo == ConvAlgo::SmallN) return true;
-  if (algo != ConvAlgo::Auto) return false;
-  switch (small_n_shape(kh, kw, cin, p)) {
-    case kernels::SmallNShape::K3C1:
-      return true;
-    case kernels::SmallNShape::K1C8:
-    case kernels::SmallNShape::K1C16:
-      return cout >= tuning::kSmallNMinCout1x1;
-    default:
-      return false;
-  }
+  return algo == ConvAlgo::Auto && small_n_shape(kh, kw, cin, p) != kernels::SmallNShape::Generic;
 }
 
 class Conv2d final : public Op {

@@ -137,6 +137,7 @@ constexpr kernels::SmallNKernels sn_kernels() {
   k.row[int(kernels::SmallNShape::Generic)] = &sn_row<NV, 0, 0, 0>;
   k.row[int(kernels::SmallNShape::K1C8)] = &sn_row<NV, 1, 8, 1>;
   k.row[int(kernels::SmallNShape::K1C16)] = &sn_row<NV, 1, 16, 1>;
+  k.row[int(kernels::SmallNShape::K1C8S2)] = &sn_row<NV, 1, 8, 2>;
   k.row[int(kernels::SmallNShape::K3C1)] = &sn_row<NV, 3, 1, 1>;
   return k;
 }
