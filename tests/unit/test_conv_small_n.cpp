@@ -57,6 +57,13 @@ TEST_CASE("small-N direct conv matches the naive conv on awkward shapes") {
       {1, 9, 17, 1, 3, 3, 1, 1, Padding::valid()},
       {3, 7, 30, 1, 3, 3, 1, 1, Padding::same()},
       {1, 13, 11, 8, 3, 3, 1, 1, Padding::explicit_pads(2, 0, 1, 3)},
+      // 3x3 Cin 1 (pixel pairs on AVX-512): gender's 64x64, one exact tile, odd widths
+      {2, 6, 64, 1, 3, 3, 1, 1, Padding::valid()},
+      {1, 4, 26, 1, 3, 3, 1, 1, Padding::valid()},
+      {1, 5, 25, 1, 3, 3, 1, 1, Padding::same()},
+      {1, 3, 2, 1, 3, 3, 1, 1, Padding::same()},
+      {1, 8, 28, 1, 3, 3, 1, 1, Padding::explicit_pads(1, 2, 0, 1)},
+      {1, 9, 33, 1, 3, 3, 1, 2, Padding::same()},
       {1, 5, 29, 8, 1, 1, 1, 1, Padding::valid()},
       {3, 4, 13, 16, 1, 1, 1, 1, Padding::same()},
       {1, 3, 7, 16, 1, 1, 1, 1, Padding::explicit_pads(1, 2, 0, 1)},

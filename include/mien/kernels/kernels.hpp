@@ -4,7 +4,8 @@
 //
 //   mien::kernels::scalar   8 portable lanes    every kernel
 //   mien::kernels::avx2     __m256, AVX2+FMA    every kernel
-//   mien::kernels::avx512   __m512              GEMM and the fast depthwise rows
+//   mien::kernels::avx512   __m512              GEMM, the fast depthwise rows and the
+//                                               small-N conv rows
 //
 // kernel_table(isa) returns the entry points for one ISA. An AVX-512 table is the AVX2 one
 // with the 32-column GEMM and the 16-channel depthwise rows added: the memory-bound kernels
@@ -63,6 +64,7 @@ namespace mien {
 namespace kernels {
 namespace avx512 {
 #include "mien/kernels/body/conv_small_n.inl"
+#include "mien/kernels/body/conv_small_n_pairs.inl"
 #include "mien/kernels/body/depthwise.inl"
 #include "mien/kernels/body/gemm.inl"
 }  // namespace avx512
@@ -112,6 +114,8 @@ constexpr KernelTable avx512_table() {
   t.dw_wide = avx512::dw_kernels();
   // Cout 9..16 in one zmm; Cout <= 8 keeps the ymm rows (a zmm would be half empty).
   t.small_n[1] = avx512::sn_kernels<1>();
+  // 3x3 Cin 1 -> <= 8: two pixels per zmm (kernels/body/conv_small_n_pairs.inl).
+  t.small_n[0].row[int(SmallNShape::K3C1)] = &avx512::snp_row<3, 3>;
   return t;
 }
 #endif
