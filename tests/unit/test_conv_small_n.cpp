@@ -6,6 +6,7 @@
 #include <cmath>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "mien/mien.hpp"
@@ -98,12 +99,12 @@ TEST_CASE("small-N direct conv matches the naive conv on awkward shapes") {
         // Every case under both thread counts, one activation and bias choice per case
         // (they rotate over the cases), so each is covered without a cross product.
         const int pick = cases_run++;
-        const auto acts = activations(cout, rng);
+        auto acts = activations(cout, rng);
         ConvParams p;
         p.padding = c.pad;
         p.stride_h = p.stride_w = c.stride;
         p.dilation_h = p.dilation_w = c.dilation;
-        p.activation = acts[std::size_t(pick) % acts.size()];
+        p.activation = std::move(acts[std::size_t(pick) % acts.size()]);
         const int fan_in = c.kh * c.kw * c.cin;
         const float s = 1.f / std::sqrt(float(fan_in));
         const auto weight = test::random_vector(std::size_t(fan_in * cout), rng, -s, s);

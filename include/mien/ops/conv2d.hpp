@@ -180,8 +180,8 @@ class Conv2d final : public Op {
   // weight: [KH][KW][Cin][Cout] row-major (TF HWIO); bias: [Cout] or nullptr. With
   // `residual`, the op takes a second input R and computes act(conv(x) + R), R broadcasting
   // like `add`'s inputs (1x1 kernels with stride 1 and no padding only).
-  // `algo` forces the direct GEMM or a Winograd variant (tests, benchmarks); Auto follows
-  // winograd_tile's rule.
+  // `algo` forces the direct GEMM, a Winograd variant or the small-N direct conv (tests,
+  // benchmarks); Auto follows conv_small_n's rule, then winograd_tile's.
   Conv2d(int kh, int kw, int cin, int cout, const float* weight, const float* bias,
          const ConvParams& p, Isa isa, bool residual = false, ConvAlgo algo = ConvAlgo::Auto)
       : Op(isa),
@@ -237,8 +237,9 @@ class Conv2d final : public Op {
                inputs.size());
     const Shape c = conv_shape(inputs[0]);
     if (!residual_) return c;
-    // The add's broadcasting rule, either way round.
-    return detail::ew_binary_shape("conv2d+add", {c, inputs.at(1)});
+    // The add's broadcasting rule, either way round. back() is the residual (two inputs,
+    // checked above): with at(1), GCC 12 warns -Warray-bounds where a caller passes one shape.
+    return detail::ew_binary_shape("conv2d+add", {c, inputs.back()});
   }
 
   std::size_t scratch_floats(const std::vector<Shape>& inputs, int threads) const override {
