@@ -4,7 +4,8 @@
 //
 //   mien::kernels::scalar   8 portable lanes    every kernel
 //   mien::kernels::avx2     __m256, AVX2+FMA    every kernel
-//   mien::kernels::avx512   __m512              GEMM and the fast depthwise rows
+//   mien::kernels::avx512   __m512              GEMM, the fast depthwise rows and the
+//                                               small-N conv rows
 //
 // kernel_table(isa) returns the entry points for one ISA. An AVX-512 table is the AVX2 one
 // with the 32-column GEMM and the 16-channel depthwise rows added: the memory-bound kernels
@@ -31,6 +32,7 @@ namespace mien {
 namespace kernels {
 namespace scalar {
 #include "mien/kernels/body/activation.inl"
+#include "mien/kernels/body/conv_small_n.inl"
 #include "mien/kernels/body/depthwise.inl"
 #include "mien/kernels/body/gemm.inl"
 #include "mien/kernels/body/stream.inl"
@@ -46,6 +48,7 @@ namespace mien {
 namespace kernels {
 namespace avx2 {
 #include "mien/kernels/body/activation.inl"
+#include "mien/kernels/body/conv_small_n.inl"
 #include "mien/kernels/body/depthwise.inl"
 #include "mien/kernels/body/gemm.inl"
 #include "mien/kernels/body/stream.inl"
@@ -60,6 +63,8 @@ MIEN_KERNELS_BEGIN_TARGET(MIEN_KERNELS_AVX512)
 namespace mien {
 namespace kernels {
 namespace avx512 {
+#include "mien/kernels/body/conv_small_n.inl"
+#include "mien/kernels/body/conv_small_n_pairs.inl"
 #include "mien/kernels/body/depthwise.inl"
 #include "mien/kernels/body/gemm.inl"
 }  // namespace avx512
@@ -81,6 +86,8 @@ constexpr KernelTable scalar_table() {
   t.isa = Isa::Scalar;
   scalar::fill_table(t);
   t.wino = scalar::wino_kernels();
+  t.small_n[0] = scalar::sn_kernels<1>();
+  t.small_n[1] = scalar::sn_kernels<2>();
   t.gemm16 = GemmKernels{&scalar::gemm_block_2v<4, 4>, 4, 4};
   t.gemm32 = GemmKernels{&scalar::gemm_block_4v<4>, 4, 4};
   return t;
@@ -92,6 +99,8 @@ constexpr KernelTable avx2_table() {
   t.isa = Isa::Avx2;
   avx2::fill_table(t);
   t.wino = avx2::wino_kernels();
+  t.small_n[0] = avx2::sn_kernels<1>();
+  t.small_n[1] = avx2::sn_kernels<2>();
   t.gemm16 = GemmKernels{&avx2::gemm_block_2v<12, 6>, 12, 6};
   // 32-column panels (packed for AVX-512) run on the portable kernel: only tests do that.
   t.gemm32 = scalar_table().gemm32;
@@ -103,6 +112,10 @@ constexpr KernelTable avx512_table() {
   t.isa = Isa::Avx512;
   t.gemm32 = GemmKernels{&avx512::gemm_block_2v<12, 12>, 12, 12};
   t.dw_wide = avx512::dw_kernels();
+  // Cout 9..16 in one zmm; Cout <= 8 keeps the ymm rows (a zmm would be half empty).
+  t.small_n[1] = avx512::sn_kernels<1>();
+  // 3x3 Cin 1 -> <= 8: two pixels per zmm (kernels/body/conv_small_n_pairs.inl).
+  t.small_n[0].row[int(SmallNShape::K3C1)] = &avx512::snp_row<3, 3>;
   return t;
 }
 #endif

@@ -62,6 +62,17 @@ constexpr int64_t kDwPwBandFloats = 32768;
 // instead of two), so no size needed the fallback.
 constexpr int64_t kDwPwMinFloats = 0;
 
+// ---- small-N direct conv (kernels/body/conv_small_n.inl, rule: conv_small_n in conv2d.hpp) ----
+// At most this many output channels: one zmm (AVX-512) or two ymm (AVX2) per pixel. Measured
+// per layer (Zen 5, AVX-512, 1 thread, min of 15 x 200 runs, us, direct vs GEMM): 3x3 valid
+// 64x64x1 -> 8: 10.7 vs 16.4 with 8 channels in a ymm, 4.8 with two pixels per zmm
+// (kernels/body/conv_small_n_pairs.inl), -> 16: 11.2 vs 15.7; 1x1 60x60x8 -> 16: 7.3 vs 11.0, ->
+// 8: 7.2 vs 12.0; 60x60x16 -> 16: 11.4 vs 15.1, -> 8: 10.8 vs 13.6; 1x1/2 8 -> 16: 2.6 vs 3.8. The
+// generic row (runtime Cin and kernel width) lost: 3x3 same 60x60x3 -> 8: 29.3 vs 25.0,
+// 3x3 16 -> 16: 90 vs 84, 3x3 8 -> 8: 54 vs 50 (and Winograd). So only the unrolled
+// shapes take it; with more than 16 channels the 12x32 zmm GEMM tile is full anyway.
+constexpr int kSmallNMaxCout = 16;
+
 // ---- element-wise streams ----
 // Non-clamp activations after add/mul run per block of about this many floats (16 KB,
 // L1-resident) right after the block is computed, instead of a second pass over the tensor.

@@ -49,6 +49,18 @@ struct DwGeom {
   int ox_lo, ox_hi;  // output columns whose whole window lies inside the input
 };
 
+// Everything a small-N direct conv row needs (kernels/body/conv_small_n.inl), resolved once
+// per run().
+struct SmallNGeom {
+  const float* in;
+  int h, w, cin;
+  int out_w, cout;
+  int kh, kw, sh, sw, dh, dw, pad_top, pad_left;
+  const float* packed;  // P bias values, then P weights per (ky, kx, ci)
+  float lo, hi;         // clamp applied before the store (+-inf when none)
+  int ox_lo, ox_hi;     // output columns whose window lies inside the input columns
+};
+
 struct PoolGeom {
   const float* in;
   int h, w, c, out_w;
@@ -90,6 +102,7 @@ using GemmBlockFn = void (*)(const GemmWeights& w, int64_t m, const GemmA& a, fl
 using ActivateFn = void (*)(const float* in, float* out, int64_t pixels, int channels,
                             const Activation& a);
 using DwRowFn = void (*)(const detail::DwGeom& g, int n, int oy, float* orow);
+using SmallNRowFn = void (*)(const detail::SmallNGeom& g, int n, int oy, float* orow);
 using PoolRowFn = void (*)(const detail::PoolGeom& g, int n, int oy, float* orow);
 using GapFn = void (*)(const float* img, int64_t pixels, int c, float* o);
 // out[i] = a[i] op p[i % period] (then clamped to [lo, hi] in the clamp variants), with
@@ -122,6 +135,15 @@ struct DwKernels {
   DwRowFn fast[2][2] = {{nullptr, nullptr}, {nullptr, nullptr}};
 };
 
+// Small-N direct conv rows: the output channels one call covers (P: 8 or 16, weights packed
+// P wide), a generic row, and rows unrolled for kernel width x input channels x stride
+// (dilation 1): the layers of gender that the rule sends there (ops/conv2d.hpp).
+enum class SmallNShape { Generic, K1C8, K1C16, K1C8S2, K3C1, Count };
+struct SmallNKernels {
+  int channels = 0;
+  SmallNRowFn row[int(SmallNShape::Count)] = {};
+};
+
 struct KernelTable {
   Isa isa = Isa::Scalar;
   ActivateFn activate = nullptr;
@@ -137,7 +159,8 @@ struct KernelTable {
   SoftmaxFn softmax_rows = nullptr, softmax_short_rows = nullptr;
   SeSumFn se_sum = nullptr;
   SeDenseFn se_dense = nullptr;
-  WinoKernels wino;  // Winograd 3x3 transforms (kernels/body/winograd.inl)
+  SmallNKernels small_n[2];  // Cout <= 8 and Cout <= 16 (kernels/body/conv_small_n.inl)
+  WinoKernels wino;          // Winograd 3x3 transforms (kernels/body/winograd.inl)
 };
 
 // The table of `isa` (kernels/kernels.hpp).

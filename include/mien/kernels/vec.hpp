@@ -303,6 +303,32 @@ struct V {
   static T fmadd(T a, T b, T c) { return _mm512_fmadd_ps(a, b, c); }
   static __attribute__((always_inline)) void hold(T& v) { asm("" : "+v"(v)); }
   static void cleanup() { _mm256_zeroupper(); }
+
+  // Pixel pairs (kernels/body/conv_small_n_pairs.inl): lanes 2c and 2c+1 hold channel c of
+  // two adjacent pixels. p[0], p[1] repeated 8 times (one 64-bit broadcast load, no shuffle).
+  static T bcast_pair(const float* p) {
+    double d;
+    std::memcpy(&d, p, sizeof d);
+    return _mm512_castpd_ps(_mm512_set1_pd(d));
+  }
+  // 8 values, each twice: p[0] p[0] p[1] p[1] ... p[7] p[7].
+  static T dup_lanes(const float* p) {
+    const __m512i idx = _mm512_set_epi32(7, 7, 6, 6, 5, 5, 4, 4, 3, 3, 2, 2, 1, 1, 0, 0);
+    return _mm512_maskz_permutexvar_ps(
+        Mask(0xFFFF), idx, _mm512_insertf32x8(_mm512_setzero_ps(), _mm256_loadu_ps(p), 0));
+  }
+  // Stores a pair vector as two pixels of c <= 8 channels, the first at o, the second at o + c.
+  static void store_pairs(float* o, T v, int c) {
+    const __m512i idx = _mm512_set_epi32(15, 13, 11, 9, 7, 5, 3, 1, 14, 12, 10, 8, 6, 4, 2, 0);
+    const T r = _mm512_maskz_permutexvar_ps(Mask(0xFFFF), idx,
+                                            v);  // pixel 0 in lanes 0..7, pixel 1 in 8..15
+    if (c == 8) {
+      _mm512_storeu_ps(o, r);
+      return;
+    }
+    store_mask(o, mask(c), r);
+    store_mask(o + c, mask(c), _mm512_maskz_shuffle_f32x4(Mask(0xFFFF), r, r, 0xEE));
+  }
 };
 
 }  // namespace avx512

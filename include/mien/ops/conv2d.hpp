@@ -8,7 +8,8 @@
 //    zero border, so the kernel never tests bounds;
 //  - otherwise: im2col a block of output pixels into scratch, then GEMM.
 // 3x3 stride-1 convs with enough channels run Winograd instead (ops/conv2d_winograd.hpp;
-// the rule: winograd_tile).
+// the rule: winograd_tile). Convs with few output channels in the shapes of gender's early
+// layers run a direct conv instead (kernels/body/conv_small_n.inl; the rule: conv_small_n).
 // Scratch stays modest: a block of rows or pixels per thread, about 64 KiB each.
 // A 1x1 stride-1 conv may also take a second input, a residual added before the activation
 // (`add` fused at load by model/optimize.hpp): the GEMM adds it in its store epilogue, so
@@ -18,6 +19,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -149,13 +151,37 @@ inline void conv_pad_rows(const ConstTensorView& in, int n, int iy0, int rows, i
 
 }  // namespace detail
 
+// The unrolled small-N row for a kernel, input channels, stride and dilation, or Generic.
+inline kernels::SmallNShape small_n_shape(int kh, int kw, int cin, const ConvParams& p) {
+  using S = kernels::SmallNShape;
+  if (p.dilation_w != 1) return S::Generic;
+  if (kh == 1 && kw == 1 && p.stride_w == 1)
+    return cin == 8 ? S::K1C8 : cin == 16 ? S::K1C16 : S::Generic;
+  if (kh == 1 && kw == 1 && p.stride_w == 2 && cin == 8) return S::K1C8S2;
+  if (kh == 3 && kw == 3 && p.stride_w == 1 && cin == 1) return S::K3C1;
+  return S::Generic;
+}
+
+// Whether conv2d runs the small-N direct conv (decided at load; tuning.hpp has the numbers):
+// Cout <= kSmallNMaxCout, no fused residual, and under Auto only the shapes with an unrolled
+// row (gender's 3x3 1->8, 1x1 8->16, 16->16 and 1x1/2 8->16), which measured faster than
+// the GEMM. The generic row lost to the GEMM (and Winograd) on the 3x3 convs with 3..16
+// input channels measured, so other shapes stay there. ConvAlgo::SmallN forces it for any
+// shape with few enough output channels (tests).
+inline bool conv_small_n(ConvAlgo algo, int kh, int kw, int cin, int cout, const ConvParams& p,
+                         bool residual) {
+  if (residual || cout > tuning::kSmallNMaxCout) return false;
+  if (algo == ConvAlgo::SmallN) return true;
+  return algo == ConvAlgo::Auto && small_n_shape(kh, kw, cin, p) != kernels::SmallNShape::Generic;
+}
+
 class Conv2d final : public Op {
  public:
   // weight: [KH][KW][Cin][Cout] row-major (TF HWIO); bias: [Cout] or nullptr. With
   // `residual`, the op takes a second input R and computes act(conv(x) + R), R broadcasting
   // like `add`'s inputs (1x1 kernels with stride 1 and no padding only).
-  // `algo` forces the direct GEMM or a Winograd variant (tests, benchmarks); Auto follows
-  // winograd_tile's rule.
+  // `algo` forces the direct GEMM, a Winograd variant or the small-N direct conv (tests,
+  // benchmarks); Auto follows conv_small_n's rule, then winograd_tile's.
   Conv2d(int kh, int kw, int cin, int cout, const float* weight, const float* bias,
          const ConvParams& p, Isa isa, bool residual = false, ConvAlgo algo = ConvAlgo::Auto)
       : Op(isa),
@@ -183,6 +209,10 @@ class Conv2d final : public Op {
     }
     // HWIO flattened is exactly the GEMM's B[K = KH*KW*Cin][N = Cout].
     weights_ = GemmWeights(kh * kw * cin, cout, weight, cout, bias, isa);
+    if (conv_small_n(algo, kh, kw, cin, cout, p, residual)) {
+      pack_small_n(weight, bias);
+      return;
+    }
     const int m = mien::winograd_tile(algo, kh, kw, p.stride_h, p.stride_w, p.dilation_h,
                                       p.dilation_w, cin, cout, residual);
     if (m > 0) wino_ = WinogradConv(m, cin, cout, weight, bias, isa);
@@ -207,8 +237,9 @@ class Conv2d final : public Op {
                inputs.size());
     const Shape c = conv_shape(inputs[0]);
     if (!residual_) return c;
-    // The add's broadcasting rule, either way round.
-    return detail::ew_binary_shape("conv2d+add", {c, inputs.at(1)});
+    // The add's broadcasting rule, either way round. back() is the residual (two inputs,
+    // checked above): with at(1), GCC 12 warns -Warray-bounds where a caller passes one shape.
+    return detail::ew_binary_shape("conv2d+add", {c, inputs.back()});
   }
 
   std::size_t scratch_floats(const std::vector<Shape>& inputs, int threads) const override {
@@ -232,7 +263,8 @@ class Conv2d final : public Op {
   std::string describe() const override {
     return p_.describe(kh_, kw_) + " " + std::to_string(cin_) + "->" + std::to_string(cout_) +
            (residual_ ? " +residual" : "") +
-           (wino_.empty() ? "" : " wino" + std::to_string(wino_.tile()));
+           (wino_.empty() ? "" : " wino" + std::to_string(wino_.tile())) +
+           (small_n() ? " direct" : "");
   }
 
   void run(const ConstTensorView* inputs, TensorView out, const RunContext& ctx) const override {
@@ -259,6 +291,9 @@ class Conv2d final : public Op {
       case Path::Winograd:
         wino_.run(in, g.rows, g.cols, out, p_.activation, ctx, isa_, kernels_);
         return;
+      case Path::SmallN:
+        run_small_n(in, g, out, threads);
+        return;
     }
   }
 
@@ -272,6 +307,8 @@ class Conv2d final : public Op {
   // 2 or 4 when the conv runs Winograd F(m x m, 3x3), 0 for the direct GEMM.
   int winograd_tile() const { return wino_.tile(); }
   const ConvParams& params() const { return p_; }
+  // True when the conv runs the small-N direct conv (conv_small_n's rule).
+  bool small_n() const { return sn_row_ != nullptr; }
 
  private:
   enum class Path {
@@ -280,6 +317,7 @@ class Conv2d final : public Op {
     PaddedWindow,  // the same from blocks of input rows copied with their zero border
     Im2col,        // dilation_w > 1: im2col blocks of output pixels
     Winograd,      // 3x3 stride 1 by Winograd (ops/conv2d_winograd.hpp)
+    SmallN,        // few output channels: direct conv (kernels/body/conv_small_n.inl)
   };
   // How run() splits the work: `block` output rows (windows) or pixels (im2col) per step,
   // `slot` scratch floats per worker, `slots` workers.
@@ -304,6 +342,10 @@ class Conv2d final : public Op {
 
   Plan make_plan(const Shape& in, const detail::ConvGeometry& g, int threads) const {
     Plan plan;
+    if (small_n()) {
+      plan.path = Path::SmallN;  // reads the input in place: no scratch
+      return plan;
+    }
     const int oh = g.rows.out, ow = g.cols.out;
     const int64_t tiles = wino_.empty() ? 0 : wino_.tiles(in, g.rows, g.cols);
     if (tiles >= wino_min_tiles_) {
@@ -449,12 +491,61 @@ class Conv2d final : public Op {
     });
   }
 
+  // Packs the weights for the small-N rows (kernels/body/conv_small_n.inl): P = 8 or 16
+  // channels wide, the bias then each (ky, kx, ci)'s Cout weights, zero beyond Cout.
+  void pack_small_n(const float* weight, const float* bias) {
+    const int wide = cout_ > 8;
+    const int lanes = wide ? 16 : 8;
+    const int64_t k = int64_t(kh_) * kw_ * cin_;
+    sn_weights_.resize(std::size_t((k + 1) * lanes));  // zero-filled
+    float* d = sn_weights_.data();
+    if (bias) std::memcpy(d, bias, sizeof(float) * std::size_t(cout_));
+    for (int64_t i = 0; i < k; ++i)
+      std::memcpy(d + (i + 1) * lanes, weight + i * cout_, sizeof(float) * std::size_t(cout_));
+    const kernels::SmallNKernels& sk = kernels_.small_n[wide];
+    MIEN_CHECK(sk.channels == lanes, "conv2d: no small-N kernels for ", cout_, " channels");
+    sn_row_ = sk.row[int(small_n_shape(kh_, kw_, cin_, p_))];
+  }
+
+  void run_small_n(const ConstTensorView& in, const detail::ConvGeometry& g, TensorView out,
+                   int threads) const {
+    detail::SmallNGeom sg;
+    sg.in = in.data;
+    sg.h = in.shape.h, sg.w = in.shape.w, sg.cin = cin_;
+    sg.out_w = g.cols.out, sg.cout = cout_;
+    sg.kh = kh_, sg.kw = kw_, sg.sh = p_.stride_h, sg.sw = p_.stride_w;
+    sg.dh = p_.dilation_h, sg.dw = p_.dilation_w;
+    sg.pad_top = g.rows.before, sg.pad_left = g.cols.before;
+    sg.packed = sn_weights_.data();
+    const Activation& act = p_.activation;
+    const bool clamp = act.is_clamp();
+    sg.lo = clamp ? act.clamp_lo() : -std::numeric_limits<float>::infinity();
+    sg.hi = clamp ? act.clamp_hi() : std::numeric_limits<float>::infinity();
+    // Interior columns: ox*sw - left >= 0 and ox*sw - left + (kw-1)*dw <= w-1.
+    const int left = g.cols.before, ow = g.cols.out;
+    sg.ox_lo = std::min(ow, (left + p_.stride_w - 1) / p_.stride_w);
+    const int last = in.shape.w - 1 - (kw_ - 1) * p_.dilation_w + left;
+    sg.ox_hi = std::max(sg.ox_lo, last < 0 ? 0 : std::min(ow, last / p_.stride_w + 1));
+    const int oh = g.rows.out;
+    parallel_for(int64_t(in.shape.n) * oh, threads, [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) {
+        const int n = int(r / oh), oy = int(r % oh);
+        float* row = out.pixel(n, oy, 0);
+        sn_row_(sg, n, oy, row);
+        // Other activations on the finished row, while it is in L1.
+        if (!clamp) kernels_.activate(row, row, ow, cout_, act);
+      }
+    });
+  }
+
   int kh_, kw_, cin_, cout_;
   bool has_bias_;
   bool residual_;
   ConvParams p_;
   GemmWeights weights_;
-  WinogradConv wino_;  // empty unless winograd_tile chose it
+  WinogradConv wino_;                      // empty unless winograd_tile chose it
+  AlignedBuffer sn_weights_;               // the small-N rows' packed weights
+  kernels::SmallNRowFn sn_row_ = nullptr;  // set when conv_small_n chose them
   int64_t wino_min_tiles_ = 1;
 };
 

@@ -38,9 +38,10 @@
 
 namespace mien {
 
-// How conv2d computes a 3x3 stride-1 conv: Auto (the load-time rule winograd_tile), the
-// direct GEMM, or a forced Winograd variant (tests, benchmarks).
-enum class ConvAlgo { Auto, Direct, Winograd2, Winograd4 };
+// How conv2d computes a conv: Auto (the load-time rules conv_small_n and winograd_tile), the
+// direct GEMM, a forced Winograd variant, or the small-N direct conv (Cout <= 16; tests,
+// benchmarks).
+enum class ConvAlgo { Auto, Direct, Winograd2, Winograd4, SmallN };
 
 // The Winograd output tile m (2 or 4) conv2d uses for a 3x3 kernel, or 0 for the direct
 // GEMM, decided at load by kernel, stride and channels (tuning.hpp has the numbers and why):
@@ -53,7 +54,7 @@ inline int winograd_tile(ConvAlgo algo, int kh, int kw, int stride_h, int stride
                          int dilation_w, int cin, int cout, bool residual) {
   const bool fits = kh == 3 && kw == 3 && stride_h == 1 && stride_w == 1 && dilation_h == 1 &&
                     dilation_w == 1 && !residual && cout >= 1;
-  if (!fits || algo == ConvAlgo::Direct) return 0;
+  if (!fits || algo == ConvAlgo::Direct || algo == ConvAlgo::SmallN) return 0;
   if (algo == ConvAlgo::Winograd2) return 2;
   if (algo == ConvAlgo::Winograd4) return 4;
   if (cin < tuning::kWinogradMinCin) return 0;
