@@ -38,7 +38,11 @@ inline __attribute__((always_inline)) void sn_tile(const detail::SmallNGeom& g, 
   const float* wrow = g.packed + P * (1 + (int64_t(ky0) * g.kw + kx0) * cin);
   for (int ky = 0; ky < nky; ++ky, x += row, wrow += int64_t(P) * g.kw * cin) {
     const float* wk = wrow;
+// Not for clang: with a run-time kernel width (the generic row) it cannot honour the hint
+// and warns (-Wpass-failed); with a fixed one it unrolls the loop anyway.
+#ifndef __clang__
 #pragma GCC unroll 4
+#endif
     for (int kx = 0; kx < nk; ++kx) {
       const float* xk = x + kx * col;
 #pragma GCC unroll 32
