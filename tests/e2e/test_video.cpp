@@ -66,6 +66,26 @@ StillVideo make_still_video(const std::string& name, const std::string& photo) {
   return v;
 }
 
+// faceapi_sample5.jpg panned at 30 frames/s for `seconds` (H.264, 560x400, the faces moving
+// about 1 px a frame), in `dir`; returns the video's path.
+std::string make_pan_video(const std::string& dir, int seconds) {
+  const std::string png = dir + "/scene.png", video = dir + "/pan.mp4";
+  save_image(load_image(source_path("tests/data/scenes/faceapi_sample5.jpg")), png);
+  ffmpeg("-loop 1 -framerate 30 -t " + std::to_string(seconds) + " -i " + quote(png) +
+         " -vf crop=560:400:x='min(t*27\\,80)':y=40 -c:v libx264 -pix_fmt yuv420p " + quote(video));
+  return video;
+}
+
+// `mien video --timing OPTS --csv DIR/CSV VIDEO`; REQUIREs success, returns the output.
+std::string run_video_csv(const std::string& opts, const std::string& dir, const std::string& csv,
+                          const std::string& video) {
+  const auto r =
+      mien_cli("video --timing " + opts + " --csv " + quote(dir + "/" + csv) + " " + quote(video));
+  INFO(r.out);
+  REQUIRE(r.status == 0);
+  return r.out;
+}
+
 }  // namespace
 
 TEST_CASE("video: a still scene gives stable tracks, full timeline, the photo's labels") {
@@ -338,17 +358,10 @@ TEST_CASE("video: VideoReader reports size, rate, duration and timestamps") {
 TEST_CASE("video: --detect-every interpolates between detections, the same at any thread count") {
   if (!have_ffmpeg()) return;
   const std::string dir = test::temp_dir("video_schedule");
-  const std::string png = dir + "/scene.png", video = dir + "/pan.mp4";
-  save_image(load_image(source_path("tests/data/scenes/faceapi_sample5.jpg")), png);
-  // The pan of the test above at 30 frames/s: 90 frames, the faces moving about 1 px a frame.
-  ffmpeg("-loop 1 -framerate 30 -t 3 -i " + quote(png) +
-         " -vf crop=560:400:x='min(t*27\\,80)':y=40 -c:v libx264 -pix_fmt yuv420p " + quote(video));
+  // The pan of the test above at 30 frames/s: 90 frames.
+  const std::string video = make_pan_video(dir, 3);
   auto run = [&](const std::string& opts, const std::string& csv) {
-    const auto r = mien_cli("video --timing " + opts + " --csv " + quote(dir + "/" + csv) + " " +
-                            quote(video));
-    INFO(r.out);
-    REQUIRE(r.status == 0);
-    return r.out;
+    return run_video_csv(opts, dir, csv, video);
   };
   const std::string every = run("--threads 1 --detect-every 1", "every.csv");
   CHECK(every.find("detector on 90 of 90 analysed frames") != std::string::npos);
@@ -399,16 +412,9 @@ TEST_CASE("video: --detect-every interpolates between detections, the same at an
 TEST_CASE("video: --attributes-every runs gender and age on every Nth frame of a track") {
   if (!have_ffmpeg()) return;
   const std::string dir = test::temp_dir("video_attributes");
-  const std::string png = dir + "/scene.png", video = dir + "/pan.mp4";
-  save_image(load_image(source_path("tests/data/scenes/faceapi_sample5.jpg")), png);
-  ffmpeg("-loop 1 -framerate 30 -t 2 -i " + quote(png) +
-         " -vf crop=560:400:x='min(t*27\\,80)':y=40 -c:v libx264 -pix_fmt yuv420p " + quote(video));
+  const std::string video = make_pan_video(dir, 2);
   auto run = [&](const std::string& opts, const std::string& csv) {
-    const auto r = mien_cli("video --timing " + opts + " --csv " + quote(dir + "/" + csv) + " " +
-                            quote(video));
-    INFO(r.out);
-    REQUIRE(r.status == 0);
-    return r.out;
+    return run_video_csv(opts, dir, csv, video);
   };
   // auto: 560x400 is not HD, so every frame, as --attributes-every 1.
   CHECK(run("--threads 2", "auto.csv").find("gender/age every 1 of a track's frames") !=

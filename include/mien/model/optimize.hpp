@@ -98,21 +98,27 @@ inline bool fuse_activation(GraphDef& g, std::size_t producer, std::size_t act) 
   return true;
 }
 
-// A conv2d whose output can take a fused residual: 1x1 kernel, stride and dilation 1, no
-// padding, one input, no activation of its own (the add's comes after the sum).
-inline bool residual_fusable(const GraphDef& g, const NodeDef& n) {
-  if (!traits_of(n).fuses_residual || n.inputs.size() != 1 || !has_no_activation(n)) return false;
+// The weight of a conv node that is a plain pointwise conv (1x1 kernel, stride and
+// dilation 1, no padding), or nullptr.
+inline const WeightTensor* pointwise_weight(const GraphDef& g, const NodeDef& n) {
   const WeightTensor* w = g.find_weight(n.name, "weight");
-  if (!w || w->dims.size() != 4 || w->dims[0] != 1 || w->dims[1] != 1) return false;
+  if (!w || w->dims.size() != 4 || w->dims[0] != 1 || w->dims[1] != 1) return nullptr;
   const auto ones = std::vector<int64_t>{1, 1};
   if (n.attrs.get_ints("strides", ones) != ones || n.attrs.get_ints("dilations", ones) != ones)
-    return false;
+    return nullptr;
   if (n.attrs.get_string("padding", "valid") == "explicit") {
     for (int64_t v : n.attrs.get_ints("pads", {1})) {
-      if (v != 0) return false;
+      if (v != 0) return nullptr;
     }
   }
-  return true;
+  return w;
+}
+
+// A conv2d whose output can take a fused residual: a plain pointwise conv with one input
+// and no activation of its own (the add's comes after the sum).
+inline bool residual_fusable(const GraphDef& g, const NodeDef& n) {
+  if (!traits_of(n).fuses_residual || n.inputs.size() != 1 || !has_no_activation(n)) return false;
+  return pointwise_weight(g, n) != nullptr;
 }
 
 // conv (node i) -> add (node j, its only reader): the conv takes the add's other input and
@@ -136,16 +142,8 @@ inline bool fuse_residual(GraphDef& g, std::size_t conv, std::size_t add) {
 inline bool pointwise_fusable(const GraphDef& g, const NodeDef& n, const std::string& x) {
   if (n.op != "conv2d" || n.inputs.empty() || n.inputs[0] != x) return false;
   if (n.inputs.size() == 2 && n.inputs[1] == x) return false;
-  const WeightTensor* w = g.find_weight(n.name, "weight");
-  if (!w || w->dims.size() != 4 || w->dims[0] != 1 || w->dims[1] != 1) return false;
-  const auto ones = std::vector<int64_t>{1, 1};
-  if (n.attrs.get_ints("strides", ones) != ones || n.attrs.get_ints("dilations", ones) != ones)
-    return false;
-  if (n.attrs.get_string("padding", "valid") == "explicit") {
-    for (int64_t v : n.attrs.get_ints("pads", {1})) {
-      if (v != 0) return false;
-    }
-  }
+  const WeightTensor* w = pointwise_weight(g, n);
+  if (!w) return false;
   // A pointwise conv that runs the small-N direct conv alone stays alone: the fused op's
   // GEMM would lose that (gender's 1x1 8->16 and 16->16 at 60x60: 7.3 and 11.4 us direct
   // against 11.0 and 15.1 in the GEMM; fusing gained 0-1% on gender).
