@@ -73,6 +73,8 @@ TEST_CASE("cli: quantize writes an int8 classifier that check, info and image ac
   REQUIRE(q.status == 0);
   CHECK(q.out.find("7 of 9 conv layers in int8") != std::string::npos);
   CHECK(q.out.find("calibrated on 8 images") != std::string::npos);
+  // big-XCEPTION: block1_conv2 (after block1_conv1) and the four separable pointwise convs.
+  CHECK(q.out.find("equalized (alpha 1) for 5 int8 convs") != std::string::npos);
   const auto check = mien_cli("check " + quote(out));
   CHECK(check.status == 0);
   const auto info = mien_cli("info " + quote(out));
@@ -103,6 +105,10 @@ TEST_CASE("cli: quantize writes an int8 classifier that check, info and image ac
   CHECK(mien_cli("quantize " + quote(source_path("weights/emotion.mien")) + " --calibrate " +
                  quote(faces))
             .status == 2);
+  for (const char* bad : {"1.5", "-0.1", "x", ""})
+    CHECK(mien_cli("quantize " + quote(source_path("weights/emotion.mien")) + " --calibrate " +
+                   quote(faces) + " --equalize '" + bad + "' -o " + quote(dir + "/e.mien"))
+              .status == 2);
   std::system(("rm -rf " + quote(dir)).c_str());
 }
 

@@ -46,6 +46,10 @@ inline int cmd_quantize(const std::vector<std::string>& argv) {
       .option("--min-k", "K", "keep convs with fewer than K products per output in float", "64")
       .option("--min-cout", "N", "keep convs with fewer than N output channels in float", "16")
       .option("--skip", "NAME[,NAME...]", "conv layers to keep in float (names as `mien info`)")
+      .option("--equalize", "A",
+              "channel equalization of int8 convs' inputs fed by a float conv: 0 (off) to 1 "
+              "(every channel to the widest range)",
+              "1")
       .option("--crops", "MODE", "which images are face crops: auto (<= 96 px a side), all, off",
               "auto")
       .option("--detector", "PATH", "face detector model (default: built-in BlazeFace)");
@@ -72,6 +76,13 @@ inline int cmd_quantize(const std::vector<std::string>& argv) {
   qo.min_k = args.get_int("--min-k", 0, 1 << 24);
   qo.min_cout = args.get_int("--min-cout", 0, 1 << 24);
   if (args.has("--skip")) qo.skip = split_list(args.get("--skip"));
+  {
+    char* end = nullptr;
+    const std::string a = args.get("--equalize");
+    qo.equalize = std::strtod(a.c_str(), &end);
+    if (a.empty() || *end || !(qo.equalize >= 0.0 && qo.equalize <= 1.0))
+      throw UsageError("--equalize must be a number in [0, 1]");
+  }
   const std::size_t limit = std::size_t(args.get_int("--limit", 1, 1000000));
 
   // The float model, as a classifier (its crop geometry and input spec), and its graph.
@@ -157,6 +168,7 @@ inline int cmd_quantize(const std::vector<std::string>& argv) {
                                        ? "percentile " + args.get("--percentile")
                                        : qo.method);
   r.graph.meta.set("quant.calibration_images", r.images);
+  if (qo.equalize > 0) r.graph.meta.set("quant.equalize", qo.equalize);
   std::vector<std::string> skipped;
   for (const QuantizedLayer& l : r.layers)
     if (!l.quantized) skipped.push_back(l.name);
@@ -179,6 +191,9 @@ inline int cmd_quantize(const std::vector<std::string>& argv) {
       "%lld without a face)\n",
       out_path.c_str(), quantized, r.layers.size(), (long long)r.images, (long long)unreadable,
       (long long)no_face);
+  if (qo.equalize > 0)
+    std::printf("input channels equalized (alpha %g) for %zu int8 convs\n", qo.equalize,
+                r.equalized.size());
   return 0;
 }
 

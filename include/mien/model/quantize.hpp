@@ -4,15 +4,18 @@
 //
 //   1. Batch norms and activations are folded first (optimize_graph without residual
 //      fusion: a file's conv has one input), so the weights quantized are the ones run.
-//   2. Calibration: the float model runs every calibration batch; each conv's input is
+//   2. Channel equalization (detail::equalize_inputs, on by default): where a float conv's
+//      output feeds only a conv to be quantized, its channels' ranges are evened out by
+//      scales moved into the consumer's weights.
+//   3. Calibration: the float model runs every calibration batch; each conv's input is
 //      observed (Session::run_observed). Its range is the min/max (method minmax) or, by
 //      default, the percentile range of a 4096-bin histogram of the values (method
 //      percentile): a few outliers then do not stretch the scale over the many small
 //      values; method mse picks the range with the least expected squared error (clipping
 //      plus rounding) over that histogram. The range always contains 0 (so padding is
 //      exact) and gives a uint8 scale and zero point.
-//   3. Weights: symmetric per output channel, scale = max|w| / 127.
-//   4. Test vectors: outputs of the quantized graph under the scalar kernels on the first
+//   4. Weights: symmetric per output channel, scale = max|w| / 127.
+//   5. Test vectors: outputs of the quantized graph under the scalar kernels on the first
 //      calibration inputs, so `mien check` verifies the fast int8 kernels against them
 //      (tolerance 0.02: see the end of quantize_graph).
 #pragma once
@@ -45,6 +48,9 @@ struct QuantizeOptions {
   int min_cout = 16;
   std::vector<std::string> skip;  // conv node names to keep in float
   int test_vectors = 2;           // calibration inputs stored as test vectors
+  // Channel equalization strength (0 = off, 1 = every input channel to the widest range):
+  // see detail::equalize_inputs.
+  double equalize = 1.0;
 };
 
 struct QuantizedLayer {
@@ -60,6 +66,7 @@ struct QuantizeResult {
   GraphDef graph;
   std::vector<QuantizedLayer> layers;
   int64_t images = 0;
+  std::vector<std::string> equalized;  // int8 convs whose input channels were equalized
 };
 
 namespace detail {
@@ -161,6 +168,100 @@ inline Q8Input q8_input_for_range(double lo, double hi) {
   return q;
 }
 
+// Channel equalization (Nagel et al. 2019, "Data-free quantization", section 4.1, here with
+// calibrated ranges): one uint8 scale serves all channels of a conv's input, so a channel
+// whose values span a tenth of the widest one's range keeps only ~25 of the 256 levels.
+// When that input is the output of a float producer (depthwise conv, conv) read by nothing
+// else, and the producer's activation is none or relu (relu(x / s) = relu(x) / s for s > 0),
+// channel k of it is divided by s_k (the producer's weights and bias of channel k) and the
+// consumer's weights that read channel k are multiplied by s_k: the float function is the
+// same, but the channels' ranges come closer, s_k = (r_k / r_max)^alpha with r_k the
+// channel's largest |value| over the calibration inputs. alpha = 1 makes every range
+// r_max, and shrinks the consumer's weights of narrow channels the most, which then lose
+// precision in their per-output-channel int8 scale; alpha between trades the two errors.
+inline std::vector<std::string> equalize_inputs(GraphDef& g, const std::vector<std::string>& convs,
+                                                const std::vector<Tensor>& calibration,
+                                                double alpha) {
+  const std::map<std::string, int> readers = count_readers(g);
+  std::map<std::string, std::size_t> producer_of;
+  for (std::size_t i = 0; i < g.nodes.size(); ++i) producer_of[g.nodes[i].output] = i;
+  // consumer name -> producer node index, for the pairs that can be equalized.
+  std::map<std::string, std::size_t> pairs;
+  for (const std::string& name : convs) {
+    const NodeDef* c = nullptr;
+    for (const NodeDef& n : g.nodes)
+      if (n.name == name) c = &n;
+    if (!c || c->inputs.size() != 1) continue;
+    auto p = producer_of.find(c->inputs[0]);
+    auto r = readers.find(c->inputs[0]);
+    if (p == producer_of.end() || r == readers.end() || r->second != 1) continue;
+    const NodeDef& prod = g.nodes[p->second];
+    if (prod.op != "depthwise_conv2d" && prod.op != "conv2d") continue;
+    const std::string act = prod.attrs.get_string("activation", "none");
+    if (act != "none" && act != "relu") continue;
+    const WeightTensor* pw = g.find_weight(prod.name, "weight");
+    const WeightTensor* cw = g.find_weight(c->name, "weight");
+    if (!pw || !cw || pw->dims.empty() || cw->dims.size() != 4 || pw->dims.back() != cw->dims[2])
+      continue;
+    pairs[name] = p->second;
+  }
+  std::vector<std::string> done;
+  if (pairs.empty()) return done;
+
+  // Per-channel largest |value| of each consumer's input, over the calibration inputs.
+  std::map<std::string, std::vector<double>> range;
+  {
+    ModelOptions mo;
+    mo.fuse_separable = false;
+    Model model(g, mo);
+    Session session(model, 1);
+    const auto& steps = model.steps();
+    for (const Tensor& input : calibration) {
+      session.run_observed({input.view()}, [&](std::size_t s, auto&& step) {
+        if (pairs.count(steps[s].name) && std::string(steps[s].op->type()) == "conv2d") {
+          const ConstTensorView t = session.step_input(0);
+          const int64_t channels = t.shape.c, n = t.shape.size();
+          std::vector<double>& r = range[steps[s].name];
+          if (r.empty()) r.assign(std::size_t(channels), 0.0);
+          for (int64_t i = 0; i < n; ++i) {
+            const double v = std::fabs(double(t.data[i]));
+            double& m = r[std::size_t(i % channels)];
+            if (std::isfinite(v) && v > m) m = v;
+          }
+        }
+        step();
+      });
+    }
+  }
+
+  for (const auto& kv : pairs) {
+    auto it = range.find(kv.first);
+    if (it == range.end()) continue;
+    const std::vector<double>& r = it->second;
+    const double r_max = *std::max_element(r.begin(), r.end());
+    if (!(r_max > 0)) continue;
+    std::vector<float> s(r.size(), 1.f);
+    for (std::size_t k = 0; k < r.size(); ++k)
+      if (r[k] > 0) s[k] = float(std::max(1e-4, std::pow(r[k] / r_max, alpha)));
+    NodeDef& prod = g.nodes[kv.second];
+    const int64_t channels = int64_t(s.size());
+    std::vector<float>& pw = g.weights[prod.name + "/weight"].mutable_values();
+    for (std::size_t i = 0; i < pw.size(); ++i) pw[i] /= s[i % std::size_t(channels)];
+    auto bit = g.weights.find(prod.name + "/bias");
+    if (bit != g.weights.end()) {
+      std::vector<float>& b = bit->second.mutable_values();
+      for (std::size_t k = 0; k < b.size(); ++k) b[k] /= s[k];
+    }
+    WeightTensor& cwt = g.weights[kv.first + "/weight"];
+    const int64_t cout = cwt.dims[3];
+    std::vector<float>& cw = cwt.mutable_values();  // HWIO: [kh][kw][cin][cout]
+    for (std::size_t i = 0; i < cw.size(); ++i)
+      cw[i] *= s[(i / std::size_t(cout)) % std::size_t(channels)];
+    done.push_back(kv.first);
+  }
+  return done;
+}
+
 }  // namespace detail
 
 // `graph`: a float graph (weights alive until this returns); `calibration`: model inputs
@@ -199,6 +300,13 @@ inline QuantizeResult quantize_graph(const GraphDef& graph, const std::vector<Te
     else if (w.dims[3] < opt.min_cout)
       l.why = std::to_string(w.dims[3]) + " output channels < " + std::to_string(opt.min_cout);
     layers[n.name] = l;
+  }
+
+  if (opt.equalize > 0) {
+    std::vector<std::string> to_quantize;
+    for (const auto& kv : layers)
+      if (kv.second.why.empty()) to_quantize.push_back(kv.first);
+    result.equalized = detail::equalize_inputs(g, to_quantize, calibration, opt.equalize);
   }
 
   // Calibration: the float model (with the default fusions, as it runs) observes the first
