@@ -2,6 +2,7 @@
 // with JSON and drawing, and clear errors (exit 1, never a crash) for bad input.
 #include <fstream>
 #include <random>
+#include <sstream>
 
 #include "cli_util.hpp"
 #include "mien/mien.hpp"
@@ -55,6 +56,32 @@ TEST_CASE("cli: info and check on the shipped models") {
   // The layers as they run: each separable conv is one depthwise_pointwise step.
   CHECK(info.out.find("depthwise_pointwise") != std::string::npos);
   CHECK(info.out.find("model.labels") != std::string::npos);
+  // The layer table stays aligned: every row's cells start where the header's do, even
+  // with an op type as long as depthwise_pointwise and 46-character layer names.
+  {
+    std::vector<std::string> table;
+    std::istringstream lines(info.out);
+    for (std::string line; std::getline(lines, line);) {
+      if (line.rfind("  # ", 0) == 0) {
+        table = {line};
+      } else if (!table.empty() && line.rfind("  layers ", 0) == 0) {
+        break;
+      } else if (!table.empty()) {
+        table.push_back(line);
+      }
+    }
+    REQUIRE(table.size() > 10);
+    for (const char* column : {"layer", "op", "parameters", "output"}) {
+      const std::size_t at = table[0].find(std::string(" ") + column + " ") + 1;
+      REQUIRE(at > 1);
+      for (const std::string& row : table) {
+        CAPTURE(row);
+        CHECK(row.size() > at);
+        CHECK(row[at - 1] == ' ');
+        if (std::string(column) != "parameters") CHECK(row[at] != ' ');  // add has none
+      }
+    }
+  }
   for (const char* m : {"blazeface", "emotion", "gender", "face_expression", "age"}) {
     CAPTURE(m);
     const auto r = mien_cli("check " + quote(source_path(std::string("weights/") + m + ".mien")));

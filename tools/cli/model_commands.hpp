@@ -3,6 +3,7 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -76,19 +77,28 @@ inline int cmd_info(const std::vector<std::string>& argv) {
       std::printf("  output %-20s %s\n", model.value_name(v).c_str(),
                   shapes[std::size_t(v)].str().c_str());
     if (!args.has("--no-layers")) {
-      std::printf("  %-4s %-28s %-17s %-26s %-14s %9s %9s\n", "#", "layer", "op", "parameters",
-                  "output", "weights", "MACs");
+      // Columns as wide as their longest cell: layer names run from "fc" to 46 characters
+      // ("model_1/batch_normalization_1/FusedBatchNormV3") and op types to 19
+      // ("depthwise_pointwise"), so fixed widths broke the alignment.
+      using Row = std::array<std::string, 7>;
+      std::vector<Row> rows = {{"#", "layer", "op", "parameters", "output", "weights", "MACs"}};
       int idx = 0;
       std::vector<Shape> in;
       for (const Step& st : model.steps()) {
         in.clear();
         for (int v : st.inputs) in.push_back(shapes[std::size_t(v)]);
-        std::printf("  %-4d %-28s %-17s %-26s %-14s %9s %9s\n", idx++, st.name.c_str(),
-                    st.op->type(), st.op->describe().c_str(),
-                    shapes[std::size_t(st.output)].str().c_str(),
-                    human_count(double(st.op->parameters())).c_str(),
-                    human_count(double(st.op->macs(in))).c_str());
+        rows.push_back({std::to_string(idx++), st.name, st.op->type(), st.op->describe(),
+                        shapes[std::size_t(st.output)].str(),
+                        human_count(double(st.op->parameters())),
+                        human_count(double(st.op->macs(in)))});
       }
+      std::array<int, 7> width{};
+      for (const Row& r : rows)
+        for (std::size_t c = 0; c < r.size(); ++c) width[c] = std::max(width[c], int(r[c].size()));
+      for (const Row& r : rows)
+        std::printf("  %-*s %-*s %-*s %-*s %-*s %*s %*s\n", width[0], r[0].c_str(), width[1],
+                    r[1].c_str(), width[2], r[2].c_str(), width[3], r[3].c_str(), width[4],
+                    r[4].c_str(), width[5], r[5].c_str(), width[6], r[6].c_str());
     }
     std::printf("  layers %zu, parameters %s, MACs %s per inference, test vectors %zu\n",
                 model.steps().size(), human_count(double(model.parameters())).c_str(),
