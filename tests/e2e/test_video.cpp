@@ -273,6 +273,23 @@ TEST_CASE("video: sampling with --fps and --every, and standard input") {
   CHECK(piped.status == 0);
   CHECK(piped.out.find("30 frames (30 analysed)") != std::string::npos);
   CHECK(count(read_text(v.dir + "/s.json"), "\"type\":\"emotion\"") == 3);
+
+  // Sparse sampling: more frames between two key frames than the analyzer keeps in flight
+  // (10 at --threads 2, 6 at --threads 1) used to leave the reader waiting for frames to
+  // be freed and those frames waiting for the next key frame, forever. SIGKILL after 120 s
+  // (mien's SIGTERM handling waits for the pipeline) turns that into a failure.
+  const std::pair<const char*, const char*> sparse[] = {
+      {"--threads 2 --every 12", "30 frames (3 analysed)"},
+      {"--threads 2 --detect-every 3 --every 5", "30 frames (6 analysed)"},
+      {"--threads 1 --fps 0.5", "30 frames (2 analysed)"}};
+  for (const auto& [opts, expect] : sparse) {
+    CAPTURE(opts);
+    const auto r = test::run_command(
+        "timeout", "-s KILL 120 " + quote(MIEN_CLI_PATH) + " video " + opts + " " + quote(v.video));
+    INFO(r.out);
+    CHECK(r.status == 0);
+    CHECK(r.out.find(expect) != std::string::npos);
+  }
 }
 
 TEST_CASE("video: broken, missing and non-video input give exit 1 and a message") {

@@ -163,7 +163,7 @@ class VideoAnalyzer {
           Item item;
           {
             std::unique_lock<std::mutex> lock(q.mutex);
-            q.cv.wait(lock, [&] { return q.in_flight < capacity || q.stop; });
+            q.cv.wait(lock, [&] { return q.in_flight < capacity + q.extra || q.stop; });
             if (q.stop) break;
             ++q.in_flight;
             if (!q.spare.empty()) {
@@ -208,6 +208,20 @@ class VideoAnalyzer {
       bool end = false;
       {
         std::unique_lock<std::mutex> lock(q.mutex);
+        // Every frame that could be freed was, in the last round: the frames still pending
+        // wait for the next key frame. With sparse sampling (--every 12, --fps 2 on 30
+        // frames/s video, --detect-every 3 --every 5) more than `capacity` frames lie
+        // between two key frames, and a reader stopped at capacity would wait for frames
+        // that wait for it. So it may then read one frame more, as often as needed: memory
+        // grows only by the frames that really lie between two key frames.
+        // The allowance ends only when nothing is pending: taken back earlier, it could
+        // stop a reader that the frames still pending wait for.
+        if (pending.empty()) {
+          q.extra = 0;
+        } else if (q.todo.empty() && !q.input_done && q.in_flight >= capacity + q.extra) {
+          q.extra = q.in_flight + 1 - capacity;
+          q.cv.notify_all();
+        }
         q.cv.wait(lock, [&] { return !q.todo.empty() || q.input_done; });
         for (std::size_t n = 0; !q.todo.empty() && n < batch_max; ++n) {
           pending.push_back(std::move(q.todo.front()));
@@ -373,6 +387,7 @@ class VideoAnalyzer {
     std::deque<Item> todo;
     std::vector<Image> spare;  // frame buffers to reuse
     std::size_t in_flight = 0;
+    std::size_t extra = 0;  // frames the reader may read beyond capacity (see run())
     bool input_done = false, stop = false;
     std::exception_ptr error;
   };
