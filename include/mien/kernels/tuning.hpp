@@ -73,6 +73,13 @@ constexpr int64_t kDwPwMinFloats = 0;
 // shapes take it; with more than 16 channels the 12x32 zmm GEMM tile is full anyway.
 constexpr int kSmallNMaxCout = 16;
 
+// ---- BlazeFace's 24 channels on AVX-512 (kernels/body/gemm_pairs.inl, depthwise_pairs.inl) ----
+// The depthwise rows that share a zmm between two pixels' last 8 channels run for exactly
+// this many channels (measured: see bench/README.md, BlazeFace). The GEMM's pair tile needs
+// no rule: it runs every 32-column panel with 17..24 columns, where it does 3 FMAs per row
+// pair and k instead of 4 and gives the same bits.
+constexpr int kDwPairsChannels = 24;
+
 // ---- element-wise streams ----
 // Non-clamp activations after add/mul run per block of about this many floats (16 KB,
 // L1-resident) right after the block is computed, instead of a second pass over the tensor.
