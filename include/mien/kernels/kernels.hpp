@@ -66,7 +66,6 @@ namespace avx512 {
 #include "mien/kernels/body/conv_small_n.inl"
 #include "mien/kernels/body/conv_small_n_pairs.inl"
 #include "mien/kernels/body/depthwise.inl"
-#include "mien/kernels/body/depthwise_pairs.inl"
 #include "mien/kernels/body/gemm.inl"
 #include "mien/kernels/body/gemm_pairs.inl"
 }  // namespace avx512
@@ -115,8 +114,6 @@ constexpr KernelTable avx512_table() {
   // Panels of 17..24 columns (N = 24) run two rows per zmm in their last 8 columns.
   t.gemm32 = GemmKernels{&avx512::gemm_block_2v_pairs<12, 12>, 12, 12};
   t.dw_wide = avx512::dw_kernels();
-  // 24 channels: the last 8 of two pixels per zmm (kernels/body/depthwise_pairs.inl).
-  t.dw_pairs = avx512::dwp_kernels();
   // Cout 9..16 in one zmm; Cout <= 8 keeps the ymm rows (a zmm would be half empty).
   t.small_n[1] = avx512::sn_kernels<1>();
   // 3x3 Cin 1 -> <= 8: two pixels per zmm (kernels/body/conv_small_n_pairs.inl).

@@ -151,7 +151,6 @@ struct KernelTable {
   GemmKernels gemm32;  // weights packed in 32-column panels
   DwKernels dw;        // blocks of 8 channels
   DwKernels dw_wide;   // blocks of 16 channels (AVX-512 only; lanes == 0 elsewhere)
-  DwKernels dw_pairs;  // 16 * B + 8 channels, pixel pairs in the last 8 (AVX-512 only)
   PoolRowFn max_pool_row = nullptr, avg_pool_row = nullptr;
   GapFn global_avg_pool = nullptr;
   EwPeriodicFn ew[2][2] = {{nullptr, nullptr}, {nullptr, nullptr}};  // [EwOp][clamp]

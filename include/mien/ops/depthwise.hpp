@@ -69,13 +69,9 @@ class DepthwiseConv2d final : public Op {
         kh == kw && p.stride_h == p.stride_w && p.dilation_h == 1 && p.dilation_w == 1;
     const int s = p.stride_h;
     const bool fast = square && (kh == 3 || kh == 5) && (s == 1 || s == 2);
-    // C = 24 (BlazeFace) has AVX-512 rows of its own that put the last 8 channels of two
-    // pixels in one zmm (kernels/body/depthwise_pairs.inl; measured in tuning.hpp).
     const bool wide = channels % 16 == 0 || channels % 16 > 8;
-    const bool pairs = channels == tuning::kDwPairsChannels && kernels_.dw_pairs.lanes != 0;
-    const kernels::DwKernels& dw = fast && pairs                                 ? kernels_.dw_pairs
-                                   : fast && wide && kernels_.dw_wide.lanes != 0 ? kernels_.dw_wide
-                                                                                 : kernels_.dw;
+    const kernels::DwKernels& dw =
+        fast && wide && kernels_.dw_wide.lanes != 0 ? kernels_.dw_wide : kernels_.dw;
     lanes_ = dw.lanes;
     row_fn_ = dw.generic;
     if (fast && dw.fast[kh == 5][s == 2]) row_fn_ = dw.fast[kh == 5][s == 2];
