@@ -5,7 +5,8 @@
 // a row stride, so im2col rows and NHWC pixel rows both work without a copy. The store
 // epilogue can add a residual matrix (a fused `add`, see model/optimize.hpp) and apply relu /
 // relu6 / clip as a min/max clamp in registers; other activations run on the finished rows
-// while they are still in cache. The microkernel: kernels/body/gemm.inl.
+// while they are still in cache. The microkernel: kernels/body/gemm.inl (AVX-512 panels with
+// 17..24 columns: kernels/body/gemm_pairs.inl).
 #pragma once
 
 #include <algorithm>

@@ -67,6 +67,7 @@ namespace avx512 {
 #include "mien/kernels/body/conv_small_n_pairs.inl"
 #include "mien/kernels/body/depthwise.inl"
 #include "mien/kernels/body/gemm.inl"
+#include "mien/kernels/body/gemm_pairs.inl"
 }  // namespace avx512
 }  // namespace kernels
 }  // namespace mien
@@ -110,7 +111,8 @@ constexpr KernelTable avx2_table() {
 constexpr KernelTable avx512_table() {
   KernelTable t = avx2_table();
   t.isa = Isa::Avx512;
-  t.gemm32 = GemmKernels{&avx512::gemm_block_2v<12, 12>, 12, 12};
+  // Panels of 17..24 columns (N = 24) run two rows per zmm in their last 8 columns.
+  t.gemm32 = GemmKernels{&avx512::gemm_block_2v_pairs<12, 12>, 12, 12};
   t.dw_wide = avx512::dw_kernels();
   // Cout 9..16 in one zmm; Cout <= 8 keeps the ymm rows (a zmm would be half empty).
   t.small_n[1] = avx512::sn_kernels<1>();

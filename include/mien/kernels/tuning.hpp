@@ -73,6 +73,14 @@ constexpr int64_t kDwPwMinFloats = 0;
 // shapes take it; with more than 16 channels the 12x32 zmm GEMM tile is full anyway.
 constexpr int kSmallNMaxCout = 16;
 
+// ---- N = 24 on AVX-512 (BlazeFace; kernels/body/gemm_pairs.inl) ----
+// The GEMM's pair tile needs no rule: it runs every 32-column panel with 17..24 columns,
+// where it issues 3 FMAs per row pair and k instead of 4 and gives the same bits (measured
+// 0.75x the 12x32 tile's time on 1x1 24->24 and BlazeFace's 5x5/2 3->24, bench/README.md).
+// The same trick in the depthwise rows (two pixels' last 8 of 24 channels in one zmm,
+// bit-identical, commit b63a3cf) measured 1.0-1.4x the 8-lane rows' time at 32..128 px,
+// so 24-channel depthwise stays on the 8-lane rows (3 ymm per pixel).
+
 // ---- element-wise streams ----
 // Non-clamp activations after add/mul run per block of about this many floats (16 KB,
 // L1-resident) right after the block is computed, instead of a second pass over the tensor.
