@@ -11,11 +11,11 @@
 //
 // Which raw format: YUV 4:2:0 when the source is YUV (most video), converted to RGB here
 // (video/yuv_to_rgb.hpp) with the matrix and range ffmpeg reports for the stream. That
-// halves the pipe bytes and skips ffmpeg's slower conversion (1080p: 21 -> ~13 ms of CPU
-// per frame, bench/README.md). ffmpeg picks from "yuv420p|yuvj420p|rgb24" the format that
-// loses least: 4:2:0 sources pass untouched, yuvj420p keeps full range, 4:2:2/4:4:4/10-bit
-// YUV are reduced to yuv420p (tagged with the range they are converted to), and RGB, gray
-// and palette sources come as rgb24, converted by ffmpeg as before.
+// halves the pipe bytes and skips ffmpeg's slower conversion (1080p decode: 21-23 -> 15-19
+// ms of CPU per frame, bench/README.md). ffmpeg picks from "yuv420p|yuvj420p|rgb24" the
+// format that loses least: 4:2:0 sources pass untouched, yuvj420p keeps full range,
+// 4:2:2/4:4:4/10-bit YUV are reduced to yuv420p (tagged with the range they are converted
+// to), and RGB, gray and palette sources come as rgb24, converted by ffmpeg as before.
 //
 //   mien::VideoReader video("clip.mp4");
 //   mien::VideoFrame frame;
