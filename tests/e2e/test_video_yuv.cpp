@@ -69,7 +69,8 @@ TEST_CASE("video: frames through YUV 4:2:0 match ffmpeg's rgb24 conversion") {
   };
 
   for (const Case& c : cases) {
-    CAPTURE(c.name);
+    const std::string name = c.name;
+    CAPTURE(name);
     const std::string file = dir + "/" + c.name + "." + c.ext;
     const auto made =
         test::run_command("ffmpeg", std::string("-v error -y -f lavfi -i testsrc2=size=") + c.size +
