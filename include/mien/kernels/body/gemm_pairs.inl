@@ -9,10 +9,10 @@
 //   c_r   += a_r     * b[0..16)
 //   c_r+1 += a_r+1   * b[0..16)
 //   t     += [a_r x8 | a_r+1 x8] * [b[16..24) | b[16..24)]
-// The duplicated B half is one 256-bit broadcast load (no shuffle), the A pair one
-// broadcast plus a masked broadcast into the upper half. Every output is still
-// bias + sum over k of a * b, one FMA per k in k order, with the same epilogue (residual
-// add, then clamp) as gemm_kernel: results equal the 12x32 tile's bit for bit.
+// The duplicated B half is one 256-bit broadcast load (no shuffle), the A pair a blend of
+// the two rows' broadcasts (a masked broadcast instead compiled to two shuffles and lost). Every
+// output is still bias + sum over k of a * b, one FMA per k in k order, with the same epilogue
+// (residual add, then clamp) as gemm_kernel: results equal the 12x32 tile's bit for bit.
 
 // One row pair's epilogue: rows r (c, res) and r + 1 (c + ldc, res + ldr); u and v are
 // their first 16 columns, t the shared tail of nt = nc - 16 (1..8) columns per row.
